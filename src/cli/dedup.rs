@@ -1,0 +1,238 @@
+//! `copydesk dedup`: clean, cluster, write one line per document.
+
+use super::common::{init_threads, AtomicOutput, InputArgs, Progress};
+use anyhow::Result;
+use clap::Args;
+use copydesk::boilerplate::{self, CleanConfig, TemplateCounts};
+use copydesk::cluster::Keep;
+use copydesk::dedup::{self, DedupConfig, Method};
+use copydesk::shingle::{ShingleConfig, Unit};
+use copydesk::verify::Similarity;
+use rayon::prelude::*;
+use serde_json::json;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  copydesk dedup samples/
+  copydesk dedup corpus.jsonl.gz --output clusters.jsonl --write-deduped deduped.jsonl
+  copydesk dedup corpus.jsonl --similarity jaccard --threshold 0.8 --unit word --ngram 5
+
+Output: one JSON line per input document, in input order:
+  {\"id\": ..., \"cluster\": N, \"duplicate_of\": ID or null, \"similarity\": S or null}
+The kept document of a cluster has duplicate_of null; --keep chooses it.")]
+pub struct DedupArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Where to write the clusters (JSONL); - for stdout.
+    #[arg(short, long, default_value = "clusters.jsonl", value_name = "FILE")]
+    pub output: PathBuf,
+    /// Also write the corpus without duplicates ({"id", "text"} JSONL, original text).
+    #[arg(long, value_name = "FILE")]
+    pub write_deduped: Option<PathBuf>,
+    /// Minimum similarity for two documents to be the same story.
+    #[arg(long, default_value_t = DedupConfig::default().threshold, help_heading = "Matching")]
+    pub threshold: f64,
+    /// Similarity that must reach the threshold. containment = |A∩B| / min(|A|,|B|), with the
+    /// shared text at the start of both documents (truncated reprints join their story,
+    /// articles that merely quote a passage do not).
+    #[arg(long, value_enum, default_value_t = DedupConfig::default().similarity, help_heading = "Matching")]
+    pub similarity: Similarity,
+    /// Candidate search: MinHash LSH, or SimHash block tables.
+    #[arg(long, value_enum, default_value_t = Method::Minhash, help_heading = "Matching")]
+    pub method: Method,
+    /// Shingle unit.
+    #[arg(long, value_enum, default_value_t = DedupConfig::default().shingle.unit, help_heading = "Matching")]
+    pub unit: Unit,
+    /// Shingle size (words or characters).
+    #[arg(long, default_value_t = DedupConfig::default().shingle.ngram, help_heading = "Matching")]
+    pub ngram: usize,
+    /// Do not fold OCR look-alikes (rn/m, cl/d, 0/o, 1/l/i) before shingling.
+    #[arg(long, help_heading = "Matching")]
+    pub no_ocr_fold: bool,
+    /// MinHash signature size.
+    #[arg(long, default_value_t = DedupConfig::default().num_perm, help_heading = "Matching")]
+    pub num_perm: usize,
+    /// An edge needs at least this many shared shingles.
+    #[arg(long, default_value_t = DedupConfig::default().min_shared, help_heading = "Matching")]
+    pub min_shared: usize,
+    /// Lede window (in shingles) indexed to find truncated copies; 0 turns it off.
+    #[arg(long, default_value_t = DedupConfig::default().lede_shingles, help_heading = "Matching")]
+    pub lede_shingles: usize,
+    /// LSH threshold of the lede-window index.
+    #[arg(long, default_value_t = DedupConfig::default().lede_threshold, help_heading = "Matching")]
+    pub lede_threshold: f64,
+    /// With --method simhash: the largest Hamming distance between candidates.
+    #[arg(long, default_value_t = DedupConfig::default().simhash_distance, help_heading = "Matching")]
+    pub simhash_distance: u32,
+    /// Which document of a cluster is kept: the first in input order, or the longest.
+    #[arg(long, value_enum, default_value_t = Keep::First)]
+    pub keep: Keep,
+    /// Do not strip boilerplate lines before matching.
+    #[arg(long)]
+    pub no_clean: bool,
+    /// Worker threads (0: one per core). The output does not depend on it.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Summary on stderr: a readable text, or one JSON object with counts and parameters.
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub summary: SummaryFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SummaryFormat {
+    Text,
+    Json,
+}
+
+impl DedupArgs {
+    pub fn config(&self) -> Result<DedupConfig> {
+        let config = DedupConfig {
+            method: self.method,
+            shingle: ShingleConfig {
+                unit: self.unit,
+                ngram: self.ngram,
+                ocr_fold: !self.no_ocr_fold,
+            },
+            num_perm: self.num_perm,
+            threshold: self.threshold,
+            similarity: self.similarity,
+            keep: self.keep,
+            min_shared: self.min_shared,
+            lede_shingles: self.lede_shingles,
+            lede_threshold: self.lede_threshold,
+            simhash_distance: self.simhash_distance,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// Cleaned texts of all documents (pass 1 counts template lines per site).
+pub fn cleaned_texts(docs: &[copydesk::doc::Doc], clean: bool) -> Vec<std::borrow::Cow<'_, str>> {
+    if !clean {
+        return docs.iter().map(|d| d.text.as_str().into()).collect();
+    }
+    let config = CleanConfig::default();
+    let templates = docs
+        .par_iter()
+        .fold(TemplateCounts::new, |mut t, d| {
+            t.observe(d.site.as_deref(), &d.text);
+            t
+        })
+        .reduce(TemplateCounts::new, |mut a, b| {
+            a.merge(b);
+            a
+        });
+    docs.par_iter()
+        .map(|d| {
+            boilerplate::clean(&d.text, d.site.as_deref(), Some(&templates), &config)
+                .text
+                .into()
+        })
+        .collect()
+}
+
+pub fn run(args: DedupArgs) -> Result<ExitCode> {
+    let config = args.config()?;
+    init_threads(args.threads)?;
+    let started = Instant::now();
+    let loaded = args.input.load()?;
+    let docs = &loaded.docs;
+    let texts = cleaned_texts(docs, !args.no_clean);
+    let progress = Progress::bar("sketching", docs.len());
+    let sketches: Vec<dedup::Sketch> = texts
+        .par_iter()
+        .map(|t| {
+            let s = dedup::sketch(t, &config);
+            progress.inc();
+            s
+        })
+        .collect();
+    progress.finish();
+    drop(texts);
+    let outcome = dedup::cluster(&sketches, &config);
+
+    let mut out = AtomicOutput::create(&args.output)?;
+    for (doc, a) in docs.iter().zip(&outcome.assignments) {
+        let line = json!({
+            "id": doc.id,
+            "cluster": a.cluster,
+            "duplicate_of": a.duplicate_of.map(|k| docs[k as usize].id.as_str()),
+            "similarity": a.similarity.map(|s| (s * 1e6).round() / 1e6),
+        });
+        serde_json::to_writer(&mut out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    out.commit()?;
+    if let Some(path) = &args.write_deduped {
+        let mut out = AtomicOutput::create(path)?;
+        for (doc, a) in docs.iter().zip(&outcome.assignments) {
+            if a.duplicate_of.is_none() {
+                serde_json::to_writer(&mut out, &json!({"id": doc.id, "text": doc.text}))?;
+                out.write_all(b"\n")?;
+            }
+        }
+        out.commit()?;
+    }
+
+    let bands = config.bands();
+    let lede = config.lede_bands();
+    let seconds = started.elapsed().as_secs_f64();
+    match args.summary {
+        SummaryFormat::Json => {
+            let summary = json!({
+                "documents": docs.len() + loaded.rejected.len(),
+                "kept": docs.len() - outcome.duplicates,
+                "duplicates": outcome.duplicates,
+                "rejected": loaded.rejected.len(),
+                "clusters": outcome.clusters,
+                "candidate_pairs": outcome.candidate_pairs,
+                "verified_edges": outcome.verified_edges,
+                "utf8_repaired": loaded.stats.utf8_repaired,
+                "nul_bytes_removed": loaded.stats.nul_bytes_removed,
+                "seconds": (seconds * 1000.0).round() / 1000.0,
+                "parameters": {
+                    "config": config,
+                    "bands": bands,
+                    "lede_bands": lede,
+                    "clean": !args.no_clean,
+                    "hash": "xxh3-64, seed 0x636f70796465736b",
+                },
+                "output": args.output,
+            });
+            eprintln!("{summary}");
+        }
+        SummaryFormat::Text => {
+            eprintln!(
+                "copydesk dedup: {} documents: {} kept, {} duplicates in {} clusters, {} rejected ({:.2} s)",
+                docs.len() + loaded.rejected.len(),
+                docs.len() - outcome.duplicates,
+                outcome.duplicates,
+                outcome.clusters,
+                loaded.rejected.len(),
+                seconds
+            );
+            eprintln!(
+                "  {:?} {}-{} shingles, {} similarity >= {}; LSH {} bands x {} rows (lede window {} shingles: {} x {}); {} candidate pairs, {} verified",
+                config.method,
+                format!("{:?}", config.shingle.unit).to_lowercase(),
+                config.shingle.ngram,
+                format!("{:?}", config.similarity).to_lowercase(),
+                config.threshold,
+                bands.bands,
+                bands.rows,
+                config.lede_shingles,
+                lede.bands,
+                lede.rows,
+                outcome.candidate_pairs,
+                outcome.verified_edges
+            );
+            eprintln!("  clusters written to {}", args.output.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,59 @@
+//! Command-line interface: argument parsing, wiring of the library, output and exit codes.
+//!
+//! Exit codes (also in `--help` and the README): 0 success; 1 a `check` budget was exceeded;
+//! 2 bad input or usage. A closed stdout (broken pipe) is success.
+
+mod common;
+mod dedup;
+mod eval;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  `check` found the corpus over a budget
+  2  bad input or usage (the message names the file and line)";
+
+#[derive(Parser)]
+#[command(
+    name = "copydesk",
+    version,
+    about = "Clean scraped news text and find duplicated reporting in it.",
+    long_about = "Clean scraped news text and find duplicated reporting in it.\n\n\
+        Start with `copydesk dedup samples/`: it strips site furniture from every document, \
+        clusters near-duplicates (reprinted wire copy, truncated and re-headlined copies) and \
+        writes one line per document to clusters.jsonl.",
+    after_help = EXIT_CODES
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Cluster near-duplicate documents (the main job).
+    Dedup(Box<dedup::DedupArgs>),
+    /// Score a clustering against truth labels (ARI, pairwise and B-cubed F1).
+    Eval(eval::EvalArgs),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Dedup(args) => dedup::run(*args),
+        Command::Eval(args) => eval::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            if common::is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("copydesk: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,560 @@
+//! Reading documents: folders of `.txt`/`.md` files, JSONL (optionally gzip) files, stdin.
+//!
+//! The reader streams: it holds one record at a time, never the corpus. It never decides
+//! what to do with a bad record; it yields [`Item::Rejected`] with the place (file, line)
+//! and the reason, and the caller applies `--on-error skip|fail`. Every input record
+//! therefore comes out exactly once, as a document or as a rejection.
+//!
+//! - A folder is read recursively in sorted path order; the id of a file is its path
+//!   relative to the folder (with `/`), and its site is the folder it sits in.
+//! - A `.jsonl` / `.jsonl.gz` file (or `-`, stdin) holds one JSON object per line. The id
+//!   comes from `id_field` (a string or an integer; missing: `FILE:LINE`), the text from
+//!   `text_field` (must be a string), the site from `site_field`, else from the host of
+//!   `url_field`. Blank lines are skipped.
+//! - A leading BOM is dropped; CRLF line endings are read like LF.
+//! - A record larger than `max_doc_bytes` is rejected without being held in memory.
+
+use crate::doc::{Doc, Origin};
+use serde_json::value::RawValue;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// What to do with bytes that are not UTF-8.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Utf8Policy {
+    /// Replace invalid sequences with U+FFFD and count the document as repaired.
+    Replace,
+    /// Reject the document (it is listed with the rejects).
+    Skip,
+    /// Reject the document and stop the run (like `--on-error fail`).
+    Fail,
+}
+
+/// How to read records.
+#[derive(Clone, Debug)]
+pub struct InputConfig {
+    pub id_field: String,
+    pub text_field: String,
+    pub site_field: String,
+    pub url_field: String,
+    pub invalid_utf8: Utf8Policy,
+    pub max_doc_bytes: usize,
+}
+
+impl Default for InputConfig {
+    fn default() -> Self {
+        InputConfig {
+            id_field: "id".into(),
+            text_field: "text".into(),
+            site_field: "site".into(),
+            url_field: "url".into(),
+            invalid_utf8: Utf8Policy::Fail,
+            max_doc_bytes: 64 << 20,
+        }
+    }
+}
+
+/// Why a record was not read as a document.
+#[derive(Clone, Debug)]
+pub struct Rejected {
+    pub origin: Origin,
+    /// The record's id when it could be read.
+    pub id: Option<String>,
+    pub reason: String,
+    /// True when the whole rest of the file is lost (unreadable, truncated gzip).
+    pub fatal_for_file: bool,
+}
+
+/// One thing the reader yields.
+#[derive(Clone, Debug)]
+pub enum Item {
+    Doc(Doc),
+    Rejected(Rejected),
+}
+
+/// Counts the reader keeps while it runs (repairs that did not reject a document).
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct ReadStats {
+    pub files: u64,
+    pub utf8_repaired: u64,
+    pub nul_bytes_removed: u64,
+}
+
+enum Source {
+    /// Files of a folder: (path, id, site).
+    Files(std::vec::IntoIter<(PathBuf, String, Option<String>)>),
+    Jsonl {
+        path: PathBuf,
+        reader: Box<dyn BufRead + Send>,
+        line: u64,
+        done: bool,
+    },
+}
+
+/// A streaming reader over input paths (see the module docs).
+pub struct Reader {
+    paths: std::vec::IntoIter<PathBuf>,
+    current: Option<Source>,
+    config: InputConfig,
+    pub stats: ReadStats,
+    pending: Vec<Item>,
+}
+
+impl Reader {
+    pub fn new(paths: &[PathBuf], config: InputConfig) -> Reader {
+        Reader {
+            paths: Vec::from(paths).into_iter(),
+            current: None,
+            config,
+            stats: ReadStats::default(),
+            pending: Vec::new(),
+        }
+    }
+
+    fn open_path(&mut self, path: PathBuf) -> Result<Source, Rejected> {
+        let reject = |reason: String| Rejected {
+            origin: Origin {
+                path: path.clone(),
+                line: None,
+            },
+            id: None,
+            reason,
+            fatal_for_file: true,
+        };
+        if path.as_os_str() == "-" {
+            self.stats.files += 1;
+            return Ok(Source::Jsonl {
+                path,
+                reader: Box::new(BufReader::with_capacity(1 << 20, io::stdin())),
+                line: 0,
+                done: false,
+            });
+        }
+        let meta = std::fs::metadata(&path).map_err(|e| reject(format!("cannot read: {e}")))?;
+        if meta.is_dir() {
+            let mut files = Vec::new();
+            walk(&path, &path, &mut files).map_err(|e| reject(format!("cannot list: {e}")))?;
+            files.sort();
+            let entries = files
+                .into_iter()
+                .map(|(rel, full)| {
+                    let site = Path::new(&rel)
+                        .parent()
+                        .map(|p| {
+                            let p = p.to_string_lossy().replace('\\', "/");
+                            if p.is_empty() {
+                                path.to_string_lossy().into_owned()
+                            } else {
+                                format!("{}/{}", path.to_string_lossy(), p)
+                            }
+                        })
+                        .filter(|s| !s.is_empty());
+                    (full, rel, site)
+                })
+                .collect::<Vec<_>>();
+            return Ok(Source::Files(entries.into_iter()));
+        }
+        let name = path.to_string_lossy().to_lowercase();
+        if name.ends_with(".jsonl") || name.ends_with(".jsonl.gz") || name.ends_with(".ndjson") {
+            let file = File::open(&path).map_err(|e| reject(format!("cannot open: {e}")))?;
+            self.stats.files += 1;
+            let reader: Box<dyn BufRead + Send> = if name.ends_with(".gz") {
+                Box::new(BufReader::with_capacity(
+                    1 << 20,
+                    flate2::read::MultiGzDecoder::new(file),
+                ))
+            } else {
+                Box::new(BufReader::with_capacity(1 << 20, file))
+            };
+            return Ok(Source::Jsonl {
+                path,
+                reader,
+                line: 0,
+                done: false,
+            });
+        }
+        // A single text file given directly: its id is the path as given.
+        let id = path.to_string_lossy().into_owned();
+        let site = path
+            .parent()
+            .map(|p| p.to_string_lossy().into_owned())
+            .filter(|s| !s.is_empty());
+        Ok(Source::Files(vec![(path, id, site)].into_iter()))
+    }
+
+    fn read_text_file(&mut self, path: PathBuf, id: String, site: Option<String>) -> Item {
+        self.stats.files += 1;
+        let origin = Origin {
+            path: path.clone(),
+            line: None,
+        };
+        let reject = |reason: String, fatal: bool| {
+            Item::Rejected(Rejected {
+                origin: origin.clone(),
+                id: Some(id.clone()),
+                reason,
+                fatal_for_file: fatal,
+            })
+        };
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) => return reject(format!("cannot open: {e}"), true),
+        };
+        let mut bytes = Vec::new();
+        let limit = self.config.max_doc_bytes as u64;
+        if let Err(e) = file.take(limit + 1).read_to_end(&mut bytes) {
+            return reject(format!("cannot read: {e}"), true);
+        }
+        if bytes.len() as u64 > limit {
+            return reject(
+                format!(
+                    "document larger than --max-doc-bytes ({} bytes)",
+                    self.config.max_doc_bytes
+                ),
+                false,
+            );
+        }
+        match self.decode(bytes) {
+            Ok(text) => Item::Doc(Doc {
+                id,
+                text,
+                site,
+                origin,
+            }),
+            Err(reason) => reject(reason, false),
+        }
+    }
+
+    /// Bytes to text under the UTF-8 policy; strips a BOM and NUL bytes.
+    fn decode(&mut self, bytes: Vec<u8>) -> Result<String, String> {
+        let mut text = match String::from_utf8(bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                match self.config.invalid_utf8 {
+                    Utf8Policy::Replace => {
+                        self.stats.utf8_repaired += 1;
+                        String::from_utf8_lossy(e.as_bytes()).into_owned()
+                    }
+                    Utf8Policy::Skip | Utf8Policy::Fail => {
+                        return Err(format!("invalid UTF-8 at byte {at}"));
+                    }
+                }
+            }
+        };
+        if let Some(stripped) = text.strip_prefix('\u{FEFF}') {
+            text = stripped.to_owned();
+        }
+        if text.contains('\0') {
+            self.stats.nul_bytes_removed += text.matches('\0').count() as u64;
+            text = text.replace('\0', " ");
+        }
+        Ok(text)
+    }
+
+    fn next_jsonl(&mut self) -> Option<Item> {
+        let Some(Source::Jsonl {
+            path,
+            reader,
+            line,
+            done,
+        }) = self.current.as_mut()
+        else {
+            return None;
+        };
+        let limit = self.config.max_doc_bytes;
+        loop {
+            if *done {
+                return None;
+            }
+            *line += 1;
+            let lineno = *line;
+            let origin = Origin {
+                path: path.clone(),
+                line: Some(lineno),
+            };
+            let mut buf = Vec::new();
+            match read_line_bounded(reader.as_mut(), &mut buf, limit) {
+                Ok(LineRead::Eof) => {
+                    *done = true;
+                    return None;
+                }
+                Ok(LineRead::TooLong) => {
+                    return Some(Item::Rejected(Rejected {
+                        origin,
+                        id: None,
+                        reason: format!("line longer than --max-doc-bytes ({limit} bytes)"),
+                        fatal_for_file: false,
+                    }));
+                }
+                Ok(LineRead::Line) => {}
+                Err(e) => {
+                    *done = true;
+                    return Some(Item::Rejected(Rejected {
+                        origin,
+                        id: None,
+                        reason: format!("cannot read (file truncated or corrupt?): {e}"),
+                        fatal_for_file: true,
+                    }));
+                }
+            }
+            if buf.iter().all(|b| b.is_ascii_whitespace()) {
+                continue;
+            }
+            let config = self.config.clone();
+            let path_for_id = path.clone();
+            return Some(self.parse_record(buf, origin, &config, &path_for_id, lineno));
+        }
+    }
+
+    fn parse_record(
+        &mut self,
+        buf: Vec<u8>,
+        origin: Origin,
+        config: &InputConfig,
+        path: &Path,
+        lineno: u64,
+    ) -> Item {
+        let reject = |id: Option<String>, reason: String| {
+            Item::Rejected(Rejected {
+                origin: origin.clone(),
+                id,
+                reason,
+                fatal_for_file: false,
+            })
+        };
+        let text = match self.decode(buf) {
+            Ok(t) => t,
+            Err(reason) => return reject(None, reason),
+        };
+        let fields: HashMap<std::borrow::Cow<'_, str>, &RawValue> =
+            match serde_json::from_str(&text) {
+                Ok(f) => f,
+                Err(e) => return reject(None, format!("not a JSON object: {e}")),
+            };
+        let id = match fields.get(config.id_field.as_str()) {
+            None => format!("{}:{}", path.display(), lineno),
+            Some(raw) => match serde_json::from_str::<serde_json::Value>(raw.get()) {
+                Ok(serde_json::Value::String(s)) => s,
+                Ok(serde_json::Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
+                Ok(serde_json::Value::Null) => format!("{}:{}", path.display(), lineno),
+                _ => {
+                    return reject(
+                        None,
+                        format!(
+                            "field \"{}\" is not a string or an integer",
+                            config.id_field
+                        ),
+                    )
+                }
+            },
+        };
+        let body = match fields.get(config.text_field.as_str()) {
+            None => {
+                return reject(
+                    Some(id),
+                    format!("missing text field \"{}\"", config.text_field),
+                )
+            }
+            Some(raw) => match serde_json::from_str::<String>(raw.get()) {
+                Ok(s) => s,
+                Err(_) => {
+                    return reject(
+                        Some(id),
+                        format!("field \"{}\" is not a string", config.text_field),
+                    )
+                }
+            },
+        };
+        let body = if body.contains('\0') {
+            self.stats.nul_bytes_removed += body.matches('\0').count() as u64;
+            body.replace('\0', " ")
+        } else {
+            body
+        };
+        let string_field = |name: &str| {
+            fields
+                .get(name)
+                .and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
+                .filter(|s| !s.is_empty())
+        };
+        let site = string_field(&config.site_field)
+            .or_else(|| string_field(&config.url_field).and_then(|u| url_host(&u)));
+        Item::Doc(Doc {
+            id,
+            text: body,
+            site,
+            origin,
+        })
+    }
+}
+
+impl Iterator for Reader {
+    type Item = Item;
+
+    fn next(&mut self) -> Option<Item> {
+        loop {
+            if let Some(item) = self.pending.pop() {
+                return Some(item);
+            }
+            match self.current.as_mut() {
+                Some(Source::Files(files)) => match files.next() {
+                    Some((path, id, site)) => return Some(self.read_text_file(path, id, site)),
+                    None => self.current = None,
+                },
+                Some(Source::Jsonl { .. }) => match self.next_jsonl() {
+                    Some(item) => return Some(item),
+                    None => self.current = None,
+                },
+                None => {
+                    let path = self.paths.next()?;
+                    match self.open_path(path) {
+                        Ok(source) => self.current = Some(source),
+                        Err(rejected) => return Some(Item::Rejected(rejected)),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The host of a URL (`https://www.example.com/a` gives `example.com`), if it has one.
+pub fn url_host(url: &str) -> Option<String> {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let host = rest
+        .split(['/', '?', '#'])
+        .next()?
+        .rsplit('@')
+        .next()?
+        .split(':')
+        .next()?
+        .to_ascii_lowercase();
+    let host = host.strip_prefix("www.").unwrap_or(&host).to_owned();
+    (!host.is_empty()).then_some(host)
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            walk(root, &path, out)?;
+        } else {
+            let lower = path.to_string_lossy().to_lowercase();
+            if lower.ends_with(".txt") || lower.ends_with(".md") {
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap_or(&path)
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.push((rel, path));
+            }
+        }
+    }
+    Ok(())
+}
+
+enum LineRead {
+    Line,
+    TooLong,
+    Eof,
+}
+
+/// Read one line (without its `\n` or `\r\n`) into `buf`, keeping at most `limit` bytes:
+/// a longer line is consumed to its end but not stored.
+fn read_line_bounded(
+    reader: &mut dyn BufRead,
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> io::Result<LineRead> {
+    let mut too_long = false;
+    let mut any = false;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            break;
+        }
+        any = true;
+        let (chunk, found) = match memchr::memchr(b'\n', available) {
+            Some(i) => (&available[..i], Some(i)),
+            None => (available, None),
+        };
+        if !too_long {
+            if buf.len() + chunk.len() > limit {
+                too_long = true;
+                buf.clear();
+            } else {
+                buf.extend_from_slice(chunk);
+            }
+        }
+        let used = found.map(|i| i + 1).unwrap_or(available.len());
+        reader.consume(used);
+        if found.is_some() {
+            break;
+        }
+    }
+    if !any {
+        return Ok(LineRead::Eof);
+    }
+    if too_long {
+        return Ok(LineRead::TooLong);
+    }
+    if buf.last() == Some(&b'\r') {
+        buf.pop();
+    }
+    Ok(LineRead::Line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_hosts() {
+        assert_eq!(
+            url_host("https://www.Example.com/a/b?c").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(
+            url_host("http://user@news.site.org:8080/x").as_deref(),
+            Some("news.site.org")
+        );
+        assert_eq!(url_host("").as_deref(), None);
+    }
+
+    #[test]
+    fn bounded_lines() {
+        let data = b"short\r\nthis line is too long\nok";
+        let mut reader = io::BufReader::with_capacity(4, &data[..]);
+        let mut buf = Vec::new();
+        assert!(matches!(
+            read_line_bounded(&mut reader, &mut buf, 10).unwrap(),
+            LineRead::Line
+        ));
+        assert_eq!(buf, b"short");
+        buf.clear();
+        assert!(matches!(
+            read_line_bounded(&mut reader, &mut buf, 10).unwrap(),
+            LineRead::TooLong
+        ));
+        buf.clear();
+        assert!(matches!(
+            read_line_bounded(&mut reader, &mut buf, 10).unwrap(),
+            LineRead::Line
+        ));
+        assert_eq!(buf, b"ok");
+        buf.clear();
+        assert!(matches!(
+            read_line_bounded(&mut reader, &mut buf, 10).unwrap(),
+            LineRead::Eof
+        ));
+    }
+}

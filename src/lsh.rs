@@ -1,0 +1,165 @@
+//! Locality-sensitive hashing: MinHash banding and SimHash block tables.
+//!
+//! Banding splits a k-bin signature into b bands of r rows; two documents become a
+//! candidate pair when all r rows of some band agree, which happens with probability
+//! 1 - (1 - s^r)^b at Jaccard s. [`optimal_bands`] picks b and r for a threshold the way
+//! datasketch does: it minimises the weighted areas of false positives below the threshold
+//! and false negatives above it.
+//!
+//! Candidate pairs come out sorted and deduplicated, whatever the thread count, so the
+//! rest of the pipeline is deterministic. Buckets are grouped by sorting band keys, not
+//! by a hash map, which keeps memory compact and the order fixed.
+
+use crate::shingle::SEED;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+/// Bands × rows of a MinHash LSH index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Bands {
+    pub bands: usize,
+    pub rows: usize,
+}
+
+/// Probability that a pair at Jaccard `s` collides in at least one band.
+pub fn collision_probability(s: f64, bands: usize, rows: usize) -> f64 {
+    1.0 - (1.0 - s.powi(rows as i32)).powi(bands as i32)
+}
+
+fn integrate(f: impl Fn(f64) -> f64, a: f64, b: f64) -> f64 {
+    // Composite Simpson's rule; the integrands are smooth polynomials on [0, 1].
+    let n = 200;
+    let h = (b - a) / n as f64;
+    let mut sum = f(a) + f(b);
+    for i in 1..n {
+        let x = a + i as f64 * h;
+        sum += if i % 2 == 1 { 4.0 } else { 2.0 } * f(x);
+    }
+    sum * h / 3.0
+}
+
+/// Bands and rows (b·r ≤ `num_perm`) minimising the false-positive plus false-negative area
+/// around `threshold`, each weighted (datasketch's `_optimal_param`, weights 0.5/0.5).
+pub fn optimal_bands(threshold: f64, num_perm: usize) -> Bands {
+    let mut best = Bands { bands: 1, rows: 1 };
+    let mut best_error = f64::INFINITY;
+    for bands in 1..=num_perm {
+        for rows in 1..=num_perm / bands {
+            let fp = integrate(|s| collision_probability(s, bands, rows), 0.0, threshold);
+            let fn_ = integrate(
+                |s| 1.0 - collision_probability(s, bands, rows),
+                threshold,
+                1.0,
+            );
+            let error = 0.5 * fp + 0.5 * fn_;
+            if error < best_error - 1e-15 {
+                best_error = error;
+                best = Bands { bands, rows };
+            }
+        }
+    }
+    best
+}
+
+/// The key of band `band` of a signature: xxh3 of its rows, seeded by the band number.
+pub fn band_key(signature: &[u32], band: usize, rows: usize) -> u64 {
+    let slice = &signature[band * rows..(band + 1) * rows];
+    let mut bytes = Vec::with_capacity(rows * 4);
+    for v in slice {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    xxh3_64_with_seed(&bytes, SEED ^ band as u64)
+}
+
+/// Largest bucket whose members are all paired with each other; a larger bucket (a template
+/// shared by thousands of pages, or thousands of exact copies) pairs each member with the
+/// bucket's first member and its neighbour, which keeps the work linear and still joins
+/// every member into one component if they verify.
+pub const FULL_BUCKET: usize = 64;
+
+/// Candidate pairs `(i, j)` with `i < j` from a list of `(key, doc)` entries.
+pub fn pairs_from_keys(mut entries: Vec<(u64, u32)>) -> Vec<(u32, u32)> {
+    entries.sort_unstable();
+    let mut pairs = Vec::new();
+    let mut start = 0;
+    while start < entries.len() {
+        let key = entries[start].0;
+        let mut end = start + 1;
+        while end < entries.len() && entries[end].0 == key {
+            end += 1;
+        }
+        let bucket = &entries[start..end];
+        if bucket.len() <= FULL_BUCKET {
+            for (x, a) in bucket.iter().enumerate() {
+                for b in &bucket[x + 1..] {
+                    if a.1 != b.1 {
+                        pairs.push((a.1.min(b.1), a.1.max(b.1)));
+                    }
+                }
+            }
+        } else {
+            let first = bucket[0].1;
+            for w in bucket.windows(2) {
+                if w[0].1 != w[1].1 {
+                    pairs.push((w[0].1, w[1].1));
+                }
+                if first != w[1].1 {
+                    pairs.push((first, w[1].1));
+                }
+            }
+        }
+        start = end;
+    }
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs
+}
+
+/// Candidate pairs of documents whose signatures agree on all rows of at least one band.
+pub fn minhash_candidates(signatures: &[&[u32]], bands: Bands) -> Vec<(u32, u32)> {
+    let mut entries = Vec::with_capacity(signatures.len() * bands.bands);
+    for (doc, sig) in signatures.iter().enumerate() {
+        if sig.is_empty() || sig[0] == crate::minhash::EMPTY {
+            continue;
+        }
+        for band in 0..bands.bands {
+            // Mix the band number into the key so equal rows in different bands never meet.
+            entries.push((band_key(sig, band, bands.rows), doc as u32));
+        }
+    }
+    pairs_from_keys(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn optimal_bands_known_answers() {
+        // datasketch MinHashLSH(threshold=0.8, num_perm=128) chooses b=9, r=13.
+        assert_eq!(optimal_bands(0.8, 128), Bands { bands: 9, rows: 13 });
+        // A low threshold wants many short bands.
+        let low = optimal_bands(0.3, 128);
+        assert!(low.rows <= 4 && low.bands >= 20, "{low:?}");
+    }
+
+    #[test]
+    fn collision_curve_is_s_shaped() {
+        let b = Bands { bands: 9, rows: 13 };
+        assert!(collision_probability(0.95, b.bands, b.rows) > 0.99);
+        assert!(collision_probability(0.5, b.bands, b.rows) < 0.01);
+    }
+
+    #[test]
+    fn buckets_make_sorted_unique_pairs() {
+        let pairs = pairs_from_keys(vec![(7, 2), (7, 0), (9, 1), (7, 1), (9, 2)]);
+        assert_eq!(pairs, vec![(0, 1), (0, 2), (1, 2)]);
+    }
+
+    #[test]
+    fn huge_buckets_stay_linear() {
+        let entries: Vec<(u64, u32)> = (0..1000).map(|d| (1, d)).collect();
+        let pairs = pairs_from_keys(entries);
+        assert!(pairs.len() < 2000);
+        assert!(pairs.contains(&(0, 999)));
+    }
+}

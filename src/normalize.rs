@@ -1,0 +1,186 @@
+//! Text normalization for matching.
+//!
+//! Two documents that a reader sees as the same text must normalize to the same string:
+//! Unicode NFKC (fullwidth forms, ligatures, NBSP), case folded, curly and straight quotes
+//! and every dash unified, zero-width characters, BOMs and soft hyphens removed, Cyrillic
+//! and Greek look-alikes of Latin letters folded, words hyphenated across a line break
+//! joined, and whitespace collapsed to single spaces.
+//!
+//! Guarantee: `normalize(normalize(x)) == normalize(x)` (a property test holds it).
+//! The output is for matching only; offsets into the original text are kept by callers
+//! that need them (see `passages`).
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Normalize a whole text for matching (see the module docs for what is unified).
+pub fn normalize(text: &str) -> String {
+    let joined = join_hyphenated_line_breaks(text);
+    let mut out = String::with_capacity(joined.len());
+    let mut pending_space = false;
+    let mut push = |c: char, out: &mut String| {
+        if c.is_whitespace() {
+            pending_space = !out.is_empty();
+        } else {
+            if pending_space {
+                out.push(' ');
+                pending_space = false;
+            }
+            out.push(c);
+        }
+    };
+    if joined.is_ascii() {
+        for c in joined.chars() {
+            push(c.to_ascii_lowercase(), &mut out);
+        }
+        return out;
+    }
+    // NFKC, lowercase, then NFKC again: lowercasing can leave a sequence that NFKC composes
+    // (and the second pass makes the function idempotent).
+    let folded: String = joined
+        .chars()
+        .filter(|c| !is_invisible(*c))
+        .nfkc()
+        .flat_map(char::to_lowercase)
+        .nfkc()
+        .collect();
+    for c in folded.chars() {
+        if is_invisible(c) {
+            continue;
+        }
+        push(fold_char(c), &mut out);
+    }
+    out
+}
+
+/// Characters that carry no text: zero-width spaces and joiners, word joiner, BOM, soft hyphen.
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}' | '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{180E}'
+    )
+}
+
+/// Fold one lowercase character: quotes, dashes and look-alike letters to one form each.
+pub fn fold_char(c: char) -> char {
+    match c {
+        '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}' | '\u{2032}' | '\u{00B4}' | '`' => '\'',
+        '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{201F}' | '\u{2033}' | '\u{00AB}'
+        | '\u{00BB}' => '"',
+        '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE58}' | '\u{FE63}' | '\u{FF0D}' => '-',
+        // Cyrillic look-alikes of Latin letters (lowercase, after case folding).
+        'а' => 'a',
+        'в' => 'b',
+        'е' => 'e',
+        'ё' => 'e',
+        'к' => 'k',
+        'м' => 'm',
+        'н' => 'h',
+        'о' => 'o',
+        'р' => 'p',
+        'с' => 'c',
+        'т' => 't',
+        'у' => 'y',
+        'х' => 'x',
+        'і' => 'i',
+        'ї' => 'i',
+        'ј' => 'j',
+        'ѕ' => 's',
+        'ԁ' => 'd',
+        'ӏ' => 'l',
+        'һ' => 'h',
+        'ԛ' => 'q',
+        'ԝ' => 'w',
+        // Greek look-alikes.
+        'α' => 'a',
+        'ο' => 'o',
+        'ι' => 'i',
+        'κ' => 'k',
+        'ν' => 'v',
+        'ρ' => 'p',
+        'τ' => 't',
+        'υ' => 'u',
+        'χ' => 'x',
+        _ => c,
+    }
+}
+
+/// Join a word hyphenated across a line break ("infor-\nmation" becomes "information").
+/// Only a letter, a hyphen at the end of a line and a lowercase letter starting the next
+/// line count: "Jean-\nPaul" keeps its hyphen's meaning as a line-broken compound.
+fn join_hyphenated_line_breaks(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains("-\n") && !text.contains("-\r\n") && !text.contains("\u{00AD}\n") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if (c == '-' || c == '\u{00AD}') && i > 0 && chars[i - 1].is_alphabetic() {
+            // Look past trailing spaces, the line break and the next line's indentation.
+            let mut j = i + 1;
+            while j < chars.len() && (chars[j] == ' ' || chars[j] == '\t' || chars[j] == '\r') {
+                j += 1;
+            }
+            if j < chars.len() && chars[j] == '\n' {
+                j += 1;
+                while j < chars.len() && (chars[j] == ' ' || chars[j] == '\t') {
+                    j += 1;
+                }
+                if j < chars.len() && chars[j].is_lowercase() {
+                    i = j;
+                    continue;
+                }
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_answers() {
+        let cases = [
+            ("Hello   World", "hello world"),
+            ("  leading\n\ntrailing  ", "leading trailing"),
+            ("“Quoted” ‘text’", "\"quoted\" 'text'"),
+            ("en–dash em—dash minus−", "en-dash em-dash minus-"),
+            ("ﬁnance ﬂow", "finance flow"),
+            ("ＦＵＬＬ１２３", "full123"),
+            ("non\u{00A0}breaking", "non breaking"),
+            (
+                "zero\u{200B}width soft\u{00AD}hyphen",
+                "zerowidth softhyphen",
+            ),
+            ("\u{FEFF}bom", "bom"),
+            ("infor-\nmation", "information"),
+            ("infor-\r\n   mation", "information"),
+            ("Jean-\nPaul", "jean- paul"),
+            ("Pаris", "paris"), // Cyrillic а
+            ("cafe\u{0301}", "café"),
+            ("İstanbul", "i̇stanbul"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(normalize(input), want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn idempotent_on_known_inputs() {
+        for s in [
+            "İstanbul °C",
+            "ǅ ǆ ß ẞ ﬀ",
+            "Ⅻ ㎏ ½",
+            "a\u{0301}\u{0301}",
+            "ΣΑΣ",
+        ] {
+            let once = normalize(s);
+            assert_eq!(normalize(&once), once, "input {s:?}");
+        }
+    }
+}
