@@ -44,6 +44,18 @@ pub struct DedupArgs {
     /// Candidate search: MinHash LSH, or SimHash block tables.
     #[arg(long, value_enum, default_value_t = Method::Minhash, help_heading = "Matching")]
     pub method: Method,
+    /// With --similarity containment: Jaccard at or above which a pair is the same story
+    /// wherever the shared text sits; below it, the shared text must start both documents.
+    #[arg(long, default_value_t = DedupConfig::default().jaccard_threshold, help_heading = "Matching")]
+    pub jaccard_threshold: f64,
+    /// Shingles in more than this share of the documents (and more than 50 documents) are stock
+    /// phrases, not evidence.
+    #[arg(long, default_value_t = DedupConfig::default().max_df_share, help_heading = "Matching")]
+    pub max_df_share: f64,
+    /// Short lines without digits found in at least this many documents are ignored for
+    /// matching (site furniture whose site is unknown); 0 turns this off.
+    #[arg(long, default_value_t = DedupConfig::default().repeat_min_docs, help_heading = "Matching")]
+    pub repeat_min_docs: usize,
     /// Shingle unit.
     #[arg(long, value_enum, default_value_t = DedupConfig::default().shingle.unit, help_heading = "Matching")]
     pub unit: Unit,
@@ -105,6 +117,10 @@ impl DedupArgs {
             lede_shingles: self.lede_shingles,
             lede_threshold: self.lede_threshold,
             simhash_distance: self.simhash_distance,
+            jaccard_threshold: self.jaccard_threshold,
+            max_df_share: self.max_df_share,
+            repeat_min_docs: self.repeat_min_docs,
+            ..DedupConfig::default()
         };
         config.validate()?;
         Ok(config)
@@ -142,7 +158,9 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let loaded = args.input.load()?;
     let docs = &loaded.docs;
-    let texts = cleaned_texts(docs, !args.no_clean);
+    let cleaned = cleaned_texts(docs, !args.no_clean);
+    let cleaned: Vec<&str> = cleaned.iter().map(|t| t.as_ref()).collect();
+    let texts = dedup::matching_texts(&cleaned, &config);
     let progress = Progress::bar("sketching", docs.len());
     let sketches: Vec<dedup::Sketch> = texts
         .par_iter()
