@@ -6,6 +6,7 @@
 mod common;
 mod dedup;
 mod eval;
+mod passages;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -38,6 +39,8 @@ enum Command {
     Dedup(Box<dedup::DedupArgs>),
     /// Score a clustering against truth labels (ARI, pairwise and B-cubed F1).
     Eval(eval::EvalArgs),
+    /// Find statements shared by different stories, with their offsets in the original text.
+    Passages(Box<passages::PassagesArgs>),
 }
 
 pub fn main() -> ExitCode {
@@ -45,6 +48,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Dedup(args) => dedup::run(*args),
         Command::Eval(args) => eval::run(args),
+        Command::Passages(args) => passages::run(*args),
     };
     match result {
         Ok(code) => code,
