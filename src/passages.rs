@@ -61,7 +61,7 @@ impl Default for PassageConfig {
         PassageConfig {
             ngram: 5,
             min_words: 8,
-            max_df: 4,
+            max_df: 3,
             max_doc_df: 64,
             max_gap: 6,
             copy_coverage: 0.5,
@@ -482,8 +482,10 @@ pub struct Found {
     pub spans: usize,
 }
 
-/// Find the passages of a corpus (see the module docs).
-pub fn find(docs: &[Tokens], config: &PassageConfig) -> Found {
+/// Find the passages of a corpus (see the module docs). `known_stories`, when given, labels
+/// documents already known to be copies of one story (for example near-duplicate clusters):
+/// they are joined with the copies found here.
+pub fn find(docs: &[Tokens], config: &PassageConfig, known_stories: Option<&[u32]>) -> Found {
     let index = SeedIndex::build(docs, config);
 
     // Copies: spans with every seed, coverage of both documents.
@@ -523,6 +525,13 @@ pub fn find(docs: &[Tokens], config: &PassageConfig) -> Found {
         uf.union(a, b);
         copy_degree[a as usize] += 1;
         copy_degree[b as usize] += 1;
+    }
+    if let Some(labels) = known_stories {
+        let mut first: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+        for (d, &label) in labels.iter().enumerate().take(docs.len()) {
+            let root = *first.entry(label).or_insert(d as u32);
+            uf.union(root, d as u32);
+        }
     }
     let story: Vec<u32> = (0..docs.len() as u32).map(|d| uf.find(d)).collect();
 
@@ -614,4 +623,122 @@ fn group(spans: &[SharedSpan], docs: &[Tokens], story: &[u32]) -> Vec<Passage> {
         p.links = merged;
     }
     passages
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> PassageConfig {
+        PassageConfig {
+            ngram: 3,
+            min_words: 4,
+            ..PassageConfig::default()
+        }
+    }
+
+    #[test]
+    fn tokenize_keeps_char_offsets_of_the_original() {
+        let text = "Héllo “World”\nskip me\n  ﬁne day";
+        let t = tokenize(text, &[2], false);
+        let chars: Vec<char> = text.chars().collect();
+        let words: Vec<String> = t
+            .offsets
+            .iter()
+            .map(|&(s, e)| chars[s as usize..e as usize].iter().collect())
+            .collect();
+        assert_eq!(words, ["Héllo", "World", "ﬁne", "day"]);
+        assert_eq!(t.offsets[0], (0, 5));
+        // The ligature normalizes to "fine", as the plain spelling does.
+        assert_eq!(t.hashes[2], tokenize("fine", &[], false).hashes[0]);
+    }
+
+    #[test]
+    fn chain_merges_a_gap_and_a_shifted_diagonal() {
+        let c = cfg();
+        // Diagonal 0 at 0..3, a substituted word, then diagonal +1 (one inserted word).
+        let hits = vec![(7, 0, 0), (7, 1, 1), (7, 5, 6), (7, 6, 7)];
+        let spans = chain(hits, 2, &c);
+        assert_eq!(spans.len(), 1);
+        let s = spans[0];
+        assert_eq!(
+            (s.a, s.b, s.a_start, s.a_end, s.b_start, s.b_end),
+            (2, 7, 0, 9, 0, 10)
+        );
+        assert_eq!(s.seeds, 4);
+    }
+
+    #[test]
+    fn chain_drops_short_spans_and_keeps_pairs_apart() {
+        let c = cfg();
+        let spans = chain(vec![(1, 10, 3), (2, 0, 0), (2, 1, 1)], 0, &c);
+        // One hit of 3 words is under min_words 4; two hits make 4 words.
+        assert_eq!(spans.len(), 1);
+        assert_eq!((spans[0].b, spans[0].a_start, spans[0].a_end), (2, 0, 4));
+    }
+
+    #[test]
+    fn covered_counts_the_union() {
+        assert_eq!(covered(vec![(0, 4), (2, 6), (10, 12)]), 8);
+        assert_eq!(covered(vec![]), 0);
+    }
+
+    #[test]
+    fn finds_a_quoted_statement_with_offsets_and_ignores_copies() {
+        let quote =
+            "the ministry urged all parties to prevent the use of foreign fighters in the conflict";
+        let a = format!(
+            "Story one about trade talks today in the capital, where delegates from twelve \
+             nations met for hours over tariffs, quotas and farm subsidies. Officials said \
+             {quote} and left."
+        );
+        let b = format!(
+            "A second story on weather. Heavy storms crossed the northern plains overnight, \
+             closing roads and schools in three counties. Elsewhere, {quote}. Rain fell all \
+             day long."
+        );
+        let copy = a.clone();
+        let other = "Nothing in common with any other text here at all, just words.".to_owned();
+        let texts = [a.as_str(), b.as_str(), copy.as_str(), other.as_str()];
+        let tokens: Vec<Tokens> = texts.iter().map(|t| tokenize(t, &[], true)).collect();
+        let found = find(&tokens, &PassageConfig::default(), None);
+        // Documents 0 and 2 are copies: one story.
+        assert_eq!(found.story, vec![0, 1, 0, 3]);
+        assert_eq!(found.passages.len(), 1);
+        let p = &found.passages[0];
+        let docs: Vec<u32> = p.occurrences.iter().map(|o| o.doc).collect();
+        assert_eq!(docs, vec![0, 1, 2]);
+        for o in &p.occurrences {
+            let text: String = texts[o.doc as usize]
+                .chars()
+                .skip(o.start as usize)
+                .take((o.end - o.start) as usize)
+                .collect();
+            assert_eq!(text, quote);
+        }
+    }
+
+    #[test]
+    fn frequent_phrases_are_not_seeds() {
+        let phrase = "the foreign ministry said in a statement on tuesday that";
+        let texts: Vec<String> = (0..6)
+            .map(|i| format!("Story number {i} begins here with its own words {i}. {phrase}"))
+            .collect();
+        let tokens: Vec<Tokens> = texts.iter().map(|t| tokenize(t, &[], true)).collect();
+        let config = PassageConfig {
+            max_df: 3,
+            ..PassageConfig::default()
+        };
+        assert!(find(&tokens, &config, None).passages.is_empty());
+    }
+
+    #[test]
+    fn validate_rejects_bad_settings() {
+        let bad = PassageConfig {
+            max_df: 1,
+            ..PassageConfig::default()
+        };
+        assert!(bad.validate().is_err());
+        assert!(PassageConfig::default().validate().is_ok());
+    }
 }

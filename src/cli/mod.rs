@@ -6,6 +6,7 @@
 mod common;
 mod dedup;
 mod eval;
+mod explain;
 mod passages;
 
 use clap::{Parser, Subcommand};
@@ -41,6 +42,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Find statements shared by different stories, with their offsets in the original text.
     Passages(Box<passages::PassagesArgs>),
+    /// Explain why two documents match: similarities, shared spans, ignored boilerplate.
+    Explain(Box<explain::ExplainArgs>),
 }
 
 pub fn main() -> ExitCode {
@@ -49,6 +52,7 @@ pub fn main() -> ExitCode {
         Command::Dedup(args) => dedup::run(*args),
         Command::Eval(args) => eval::run(args),
         Command::Passages(args) => passages::run(*args),
+        Command::Explain(args) => explain::run(*args),
     };
     match result {
         Ok(code) => code,

@@ -4,6 +4,7 @@ use super::common::{init_threads, AtomicOutput, InputArgs, Progress};
 use anyhow::Result;
 use clap::Args;
 use copydesk::boilerplate::{self, CleanConfig, TemplateCounts};
+use copydesk::dedup::{self, DedupConfig};
 use copydesk::doc::Doc;
 use copydesk::passages::{self, PassageConfig, Tokens};
 use rayon::prelude::*;
@@ -19,9 +20,11 @@ use std::time::Instant;
   copydesk passages corpus.jsonl.gz --output passages.jsonl --min-words 12
 
 Output: one JSON line per passage:
-  {\"passage\": N, \"text\": ..., \"occurrences\": [{\"id\", \"start\", \"end\"}, ...]}
+  {\"passage\": N, \"text\": ..., \"occurrences\": [{\"id\", \"start\", \"end\", \"story\"}, ...]}
 start and end are character offsets (Unicode scalar values) into the original text, end
-exclusive. Copies of one story (reprints) are one story: text they share is not a passage.")]
+exclusive. story is the first document of the copies (reprints) the document belongs to:
+text shared only by copies of one story is not a passage; every copy where a passage stands
+is listed.")]
 pub struct PassagesArgs {
     #[command(flatten)]
     pub input: InputArgs,
@@ -55,6 +58,9 @@ pub struct PassagesArgs {
     /// Do not fold OCR look-alikes (rn/m, cl/d, 0/o, 1/l/i) before matching.
     #[arg(long, help_heading = "Matching")]
     pub no_ocr_fold: bool,
+    /// Do not join near-duplicate clusters (as `copydesk dedup` finds them) into stories.
+    #[arg(long)]
+    pub no_dedup: bool,
     /// Do not skip boilerplate lines.
     #[arg(long)]
     pub no_clean: bool,
@@ -135,7 +141,26 @@ pub fn run(args: PassagesArgs) -> Result<ExitCode> {
     let loaded = args.input.load()?;
     let docs = &loaded.docs;
     let tokens = tokenize_all(docs, !args.no_clean, config.ocr_fold);
-    let found = passages::find(&tokens, &config);
+    let stories = if args.no_dedup {
+        None
+    } else {
+        let dedup_config = DedupConfig::default();
+        let texts = super::dedup::cleaned_texts(docs, !args.no_clean);
+        let sketches: Vec<dedup::Sketch> = texts
+            .par_iter()
+            .map(|t| dedup::sketch(t, &dedup_config))
+            .collect();
+        drop(texts);
+        let outcome = dedup::cluster(&sketches, &dedup_config);
+        Some(
+            outcome
+                .assignments
+                .iter()
+                .map(|a| a.cluster)
+                .collect::<Vec<u32>>(),
+        )
+    };
+    let found = passages::find(&tokens, &config, stories.as_deref());
 
     let mut out = AtomicOutput::create(&args.output)?;
     let mut occurrences = 0usize;
@@ -148,11 +173,10 @@ pub fn run(args: PassagesArgs) -> Result<ExitCode> {
             .iter()
             .map(|o| {
                 json!({"id": docs[o.doc as usize].id, "start": o.start, "end": o.end,
-                       "story": docs[o.story as usize].id, "deg": found.copy_degree[o.doc as usize]})
+                       "story": docs[o.story as usize].id})
             })
             .collect();
-        let links: Vec<_> = p.links.iter().map(|l| [l.x, l.y, l.seeds]).collect();
-        let line = json!({"passage": n, "text": text, "occurrences": occ, "links": links});
+        let line = json!({"passage": n, "text": text, "occurrences": occ});
         serde_json::to_writer(&mut out, &line)?;
         out.write_all(b"\n")?;
     }
