@@ -16,6 +16,7 @@ pub mod input;
 pub mod lsh;
 pub mod minhash;
 pub mod normalize;
+pub mod passages;
 pub mod shingle;
 pub mod simhash;
 pub mod verify;

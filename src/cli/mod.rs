@@ -6,6 +6,8 @@
 mod common;
 mod dedup;
 mod eval;
+mod explain;
+mod passages;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -38,6 +40,10 @@ enum Command {
     Dedup(Box<dedup::DedupArgs>),
     /// Score a clustering against truth labels (ARI, pairwise and B-cubed F1).
     Eval(eval::EvalArgs),
+    /// Find statements shared by different stories, with their offsets in the original text.
+    Passages(Box<passages::PassagesArgs>),
+    /// Explain why two documents match: similarities, shared spans, ignored boilerplate.
+    Explain(Box<explain::ExplainArgs>),
 }
 
 pub fn main() -> ExitCode {
@@ -45,6 +51,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Dedup(args) => dedup::run(*args),
         Command::Eval(args) => eval::run(args),
+        Command::Passages(args) => passages::run(*args),
+        Command::Explain(args) => explain::run(*args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,212 @@
+//! `copydesk passages`: statements shared by different stories, with their offsets.
+
+use super::common::{init_threads, AtomicOutput, InputArgs, Progress};
+use anyhow::Result;
+use clap::Args;
+use copydesk::boilerplate::{self, CleanConfig, TemplateCounts};
+use copydesk::dedup::{self, DedupConfig};
+use copydesk::doc::Doc;
+use copydesk::passages::{self, PassageConfig, Tokens};
+use rayon::prelude::*;
+use serde_json::json;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  copydesk passages samples/
+  copydesk passages corpus.jsonl.gz --output passages.jsonl --min-words 12
+
+Output: one JSON line per passage:
+  {\"passage\": N, \"text\": ..., \"occurrences\": [{\"id\", \"start\", \"end\", \"story\"}, ...]}
+start and end are character offsets (Unicode scalar values) into the original text, end
+exclusive. story is the first document of the copies (reprints) the document belongs to:
+text shared only by copies of one story is not a passage; every copy where a passage stands
+is listed.")]
+pub struct PassagesArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Where to write the passages (JSONL); - for stdout.
+    #[arg(short, long, default_value = "passages.jsonl", value_name = "FILE")]
+    pub output: PathBuf,
+    /// Shortest passage, in words.
+    #[arg(long, default_value_t = PassageConfig::default().min_words, help_heading = "Matching")]
+    pub min_words: usize,
+    /// A seed n-gram found in more stories than this is a stock phrase, not evidence.
+    #[arg(long, default_value_t = PassageConfig::default().max_df, help_heading = "Matching")]
+    pub max_df: usize,
+    /// A seed n-gram found in more documents than this is never used (bounds the work).
+    #[arg(long, default_value_t = PassageConfig::default().max_doc_df, help_heading = "Matching")]
+    pub max_doc_df: usize,
+    /// Words per seed n-gram.
+    #[arg(long, default_value_t = PassageConfig::default().ngram, help_heading = "Matching")]
+    pub ngram: usize,
+    /// Largest gap (words) bridged inside a passage (edits, OCR noise).
+    #[arg(long, default_value_t = PassageConfig::default().max_gap, help_heading = "Matching")]
+    pub max_gap: usize,
+    /// Share of both documents their shared spans must cover for them to be copies of one story.
+    #[arg(long, default_value_t = PassageConfig::default().copy_coverage, help_heading = "Matching")]
+    pub copy_coverage: f64,
+    /// Coverage of the shorter document for the aligned (truncated) copy rule; 0 turns it off.
+    #[arg(long, default_value_t = PassageConfig::default().copy_aligned, help_heading = "Matching")]
+    pub copy_aligned: f64,
+    /// Words allowed before the first shared span in both documents for the aligned rule.
+    #[arg(long, default_value_t = PassageConfig::default().align_slack, help_heading = "Matching")]
+    pub align_slack: usize,
+    /// Do not fold OCR look-alikes (rn/m, cl/d, 0/o, 1/l/i) before matching.
+    #[arg(long, help_heading = "Matching")]
+    pub no_ocr_fold: bool,
+    /// Do not join near-duplicate clusters (as `copydesk dedup` finds them) into stories.
+    #[arg(long)]
+    pub no_dedup: bool,
+    /// Do not skip boilerplate lines.
+    #[arg(long)]
+    pub no_clean: bool,
+    /// Worker threads (0: one per core). The output does not depend on it.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+}
+
+impl PassagesArgs {
+    pub fn config(&self) -> Result<PassageConfig> {
+        let config = PassageConfig {
+            ngram: self.ngram,
+            min_words: self.min_words,
+            max_df: self.max_df,
+            max_doc_df: self.max_doc_df,
+            max_gap: self.max_gap,
+            copy_coverage: self.copy_coverage,
+            copy_aligned: self.copy_aligned,
+            align_slack: self.align_slack,
+            ocr_fold: !self.no_ocr_fold,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// Cross-page template counts of a corpus (pass 1 of cleaning).
+pub fn template_counts(docs: &[Doc]) -> TemplateCounts {
+    docs.par_iter()
+        .fold(TemplateCounts::new, |mut t, d| {
+            t.observe(d.site.as_deref(), &d.text);
+            t
+        })
+        .reduce(TemplateCounts::new, |mut a, b| {
+            a.merge(b);
+            a
+        })
+}
+
+/// Tokens of every document, without the lines boilerplate cleaning removes.
+pub fn tokenize_all(docs: &[Doc], clean: bool, ocr_fold: bool) -> Vec<Tokens> {
+    let templates = clean.then(|| template_counts(docs));
+    let config = CleanConfig::default();
+    let progress = Progress::bar("tokenizing", docs.len());
+    let tokens = docs
+        .par_iter()
+        .map(|d| {
+            let ignored: Vec<usize> = match &templates {
+                Some(t) => boilerplate::clean(&d.text, d.site.as_deref(), Some(t), &config)
+                    .removed
+                    .iter()
+                    .map(|r| r.line)
+                    .collect(),
+                None => Vec::new(),
+            };
+            progress.inc();
+            passages::tokenize(&d.text, &ignored, ocr_fold)
+        })
+        .collect();
+    progress.finish();
+    tokens
+}
+
+/// The original text of `chars` `start..end`, whitespace runs shown as one space.
+pub fn excerpt(text: &str, start: u32, end: u32) -> String {
+    let slice: String = text
+        .chars()
+        .skip(start as usize)
+        .take(end.saturating_sub(start) as usize)
+        .collect();
+    slice.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+pub fn run(args: PassagesArgs) -> Result<ExitCode> {
+    let config = args.config()?;
+    init_threads(args.threads)?;
+    let started = Instant::now();
+    let loaded = args.input.load()?;
+    let docs = &loaded.docs;
+    let tokens = tokenize_all(docs, !args.no_clean, config.ocr_fold);
+    let stories = if args.no_dedup {
+        None
+    } else {
+        let dedup_config = DedupConfig::default();
+        let texts = super::dedup::cleaned_texts(docs, !args.no_clean);
+        let sketches: Vec<dedup::Sketch> = texts
+            .par_iter()
+            .map(|t| dedup::sketch(t, &dedup_config))
+            .collect();
+        drop(texts);
+        let outcome = dedup::cluster(&sketches, &dedup_config);
+        Some(
+            outcome
+                .assignments
+                .iter()
+                .map(|a| a.cluster)
+                .collect::<Vec<u32>>(),
+        )
+    };
+    let found = passages::find(&tokens, &config, stories.as_deref());
+
+    let mut out = AtomicOutput::create(&args.output)?;
+    let mut occurrences = 0usize;
+    for (n, p) in found.passages.iter().enumerate() {
+        let rep = p.occurrences[p.representative()];
+        let text = excerpt(&docs[rep.doc as usize].text, rep.start, rep.end);
+        occurrences += p.occurrences.len();
+        let occ: Vec<_> = p
+            .occurrences
+            .iter()
+            .map(|o| {
+                json!({"id": docs[o.doc as usize].id, "start": o.start, "end": o.end,
+                       "story": docs[o.story as usize].id})
+            })
+            .collect();
+        let line = json!({"passage": n, "text": text, "occurrences": occ});
+        serde_json::to_writer(&mut out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    out.commit()?;
+    let stories = {
+        let mut s = found.story.clone();
+        s.sort_unstable();
+        s.dedup();
+        s.len()
+    };
+    eprintln!(
+        "copydesk passages: {} documents ({} stories, {} rejected): {} passages, {} occurrences ({:.2} s)",
+        docs.len() + loaded.rejected.len(),
+        stories,
+        loaded.rejected.len(),
+        found.passages.len(),
+        occurrences,
+        started.elapsed().as_secs_f64()
+    );
+    eprintln!(
+        "  word {}-gram seeds in <= {} stories (<= {} documents), spans >= {} words, gaps <= {} words, copies cover >= {} of both; {} copy pairs, {} cross-story spans",
+        config.ngram,
+        config.max_df,
+        config.max_doc_df,
+        config.min_words,
+        config.max_gap,
+        config.copy_coverage,
+        found.copy_pairs,
+        found.spans
+    );
+    eprintln!("  passages written to {}", args.output.display());
+    Ok(ExitCode::SUCCESS)
+}
