@@ -1,35 +1,64 @@
 //! Boilerplate lines: site furniture in scraped plain text, removed line by line with a reason.
 //!
 //! Two kinds of evidence:
-//! - within a page: lines that look like navigation, widgets, share/subscribe/cookie prompts,
-//!   lists of names without sentence structure, or lines repeated within the page;
+//! - within a page: every line gets features (word count, sentence punctuation, share of
+//!   capitalized or numeric tokens, prompt phrases, repetition within the page). Lines are
+//!   scored as prose or furniture and the densest run of prose (a maximum-sum segment) is
+//!   taken as the article. Inside that run the classifier is lenient, so headlines, subheads,
+//!   list items and captions of the article stay; outside it only long sentence lines stay.
+//!   Structure carries most of the weight, so it works for languages without a word list;
+//!   a small multilingual list of prompt phrases is one signal among several.
 //! - across pages of one site: a line (digits, case and spacing normalized) seen on several
 //!   pages of the same site is template. Pages whose site is unknown get no cross-page rule:
 //!   repetition across different sites is how wire copy looks, not furniture.
 //!
 //! Pass 1 ([`TemplateCounts::observe`]) keeps only 64-bit line hashes and counts, never text.
+//! Both passes are linear in the input; the result depends only on the input (deterministic).
 
 use ahash::AHashMap;
 use serde::Serialize;
 
 /// Why a line was removed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// Seen on several pages of the same site.
     Template,
     /// Repeated within the page.
     RepeatedInPage,
-    /// A share, subscribe, cookie, login or similar prompt.
+    /// A share, subscribe, cookie, login, copyright or similar prompt.
     Prompt,
+    /// A widget: temperature, date, time, counter, "3 min read".
+    Widget,
+    /// A list of names or links without sentence structure (menus, drop-downs, tag lists).
+    NameList,
+    /// A short line without sentence punctuation outside the article.
+    ShortLine,
+    /// A longer line outside the article's dense run of prose (teasers, comments, footers).
+    OutsideArticle,
 }
 
 impl Reason {
+    /// All reasons, in the order summaries list them.
+    pub const ALL: [Reason; 7] = [
+        Reason::Template,
+        Reason::RepeatedInPage,
+        Reason::Prompt,
+        Reason::Widget,
+        Reason::NameList,
+        Reason::ShortLine,
+        Reason::OutsideArticle,
+    ];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Reason::Template => "template",
             Reason::RepeatedInPage => "repeated_in_page",
             Reason::Prompt => "prompt",
+            Reason::Widget => "widget",
+            Reason::NameList => "name_list",
+            Reason::ShortLine => "short_line",
+            Reason::OutsideArticle => "outside_article",
         }
     }
 }
@@ -54,12 +83,19 @@ pub struct Cleaned {
 pub struct CleanConfig {
     /// A line seen on at least this many pages of one site is template.
     pub min_template_pages: u32,
+    /// A line with at least this many words and sentence punctuation is prose.
+    pub prose_words: usize,
+    /// Outside the article, a line needs at least this many words (and sentence punctuation)
+    /// to be kept.
+    pub outside_keep_words: usize,
 }
 
 impl Default for CleanConfig {
     fn default() -> Self {
         CleanConfig {
             min_template_pages: 2,
+            prose_words: 10,
+            outside_keep_words: 25,
         }
     }
 }
@@ -70,20 +106,27 @@ pub struct TemplateCounts {
     pages: AHashMap<u64, u32>,
 }
 
-fn line_key(site: &str, line: &str) -> u64 {
+/// Hash of a line with digits, case and spacing normalized, so "12 comments" and
+/// "7 Comments" are one template line.
+fn normalized_hash(line: &str) -> u64 {
     let mut norm = String::with_capacity(line.len());
     for w in line.split_whitespace() {
         if !norm.is_empty() {
             norm.push(' ');
         }
         for c in w.chars() {
-            norm.extend(if c.is_ascii_digit() { '0' } else { c }.to_lowercase());
+            if c.is_ascii_digit() {
+                norm.push('0');
+            } else {
+                norm.extend(c.to_lowercase());
+            }
         }
     }
-    crate::shingle::combine(&[
-        crate::shingle::hash_bytes(site.as_bytes()),
-        crate::shingle::hash_bytes(norm.as_bytes()),
-    ])
+    crate::shingle::hash_bytes(norm.as_bytes())
+}
+
+fn site_key(site: &str, line_hash: u64) -> u64 {
+    crate::shingle::combine(&[crate::shingle::hash_bytes(site.as_bytes()), line_hash])
 }
 
 impl TemplateCounts {
@@ -97,7 +140,7 @@ impl TemplateCounts {
         let mut seen: Vec<u64> = text
             .lines()
             .filter(|l| !l.trim().is_empty())
-            .map(|l| line_key(site, l))
+            .map(|l| site_key(site, normalized_hash(l)))
             .collect();
         seen.sort_unstable();
         seen.dedup();
@@ -108,43 +151,490 @@ impl TemplateCounts {
 
     /// Add the counts of another pass (for parallel counting).
     pub fn merge(&mut self, other: TemplateCounts) {
+        if self.pages.len() < other.pages.len() {
+            let mine = std::mem::replace(&mut self.pages, other.pages);
+            for (k, v) in mine {
+                *self.pages.entry(k).or_insert(0) += v;
+            }
+            return;
+        }
         for (k, v) in other.pages {
             *self.pages.entry(k).or_insert(0) += v;
         }
     }
 
-    fn pages_with(&self, site: &str, line: &str) -> u32 {
-        self.pages.get(&line_key(site, line)).copied().unwrap_or(0)
+    fn pages_with(&self, site: &str, line_hash: u64) -> u32 {
+        self.pages
+            .get(&site_key(site, line_hash))
+            .copied()
+            .unwrap_or(0)
     }
 }
 
+/// What the classifier knows about one non-empty line.
+#[derive(Clone, Debug, Default)]
+struct Line {
+    /// Word tokens (runs of letters and digits); CJK text counts one word per two characters.
+    words: usize,
+    /// Tokens that are all digits.
+    numeric: usize,
+    /// Tokens starting with an uppercase letter.
+    capitalized: usize,
+    /// Tokens starting with a lowercase letter.
+    lowercase: usize,
+    /// Ends with sentence punctuation (after closing quotes and brackets).
+    ends_sentence: bool,
+    /// Has a sentence boundary or clause punctuation inside.
+    inner_punct: usize,
+    /// Separators typical of menus and breadcrumbs: `|`, `•`, `»`, `›`, `/` between words.
+    separators: usize,
+    /// A degree sign (temperature widgets).
+    degree: bool,
+    /// A prompt phrase was found: strong (unambiguous) or weak (single common word).
+    prompt: Prompt,
+    repeated: bool,
+    template: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Prompt {
+    #[default]
+    None,
+    Weak,
+    Strong,
+}
+
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF)
+}
+
+fn is_closing(c: char) -> bool {
+    matches!(
+        c,
+        '"' | '\'' | '”' | '’' | '»' | '«' | ')' | ']' | '“' | '*' | ' '
+    )
+}
+
+fn is_sentence_end(c: char) -> bool {
+    matches!(
+        c,
+        '.' | '!' | '?' | '…' | '。' | '！' | '？' | '؟' | '।' | '։' | '۔'
+    )
+}
+
+impl Line {
+    fn new(text: &str) -> Line {
+        let mut line = Line::default();
+        let mut in_word = false;
+        let mut word_all_digits = true;
+        let mut cjk_chars = 0usize;
+        let mut prev: char = ' ';
+        for c in text.chars() {
+            if c.is_alphanumeric() {
+                if is_cjk(c) {
+                    cjk_chars += 1;
+                }
+                if !in_word {
+                    in_word = true;
+                    line.words += 1;
+                    word_all_digits = true;
+                    if c.is_uppercase() {
+                        line.capitalized += 1;
+                    } else if c.is_lowercase() {
+                        line.lowercase += 1;
+                    }
+                }
+                if !c.is_ascii_digit() {
+                    word_all_digits = false;
+                }
+            } else {
+                if in_word && word_all_digits {
+                    line.numeric += 1;
+                }
+                in_word = false;
+                match c {
+                    '|' | '•' | '»' | '›' | '·' | '◦' | '▪' => line.separators += 1,
+                    '/' if prev == ' ' => line.separators += 1,
+                    '°' => line.degree = true,
+                    ',' | ';' | ':' | '،' | '、' | '，' => line.inner_punct += 1,
+                    c if is_sentence_end(c) => line.inner_punct += 1,
+                    _ => {}
+                }
+            }
+            prev = c;
+        }
+        if in_word && word_all_digits {
+            line.numeric += 1;
+        }
+        // CJK scripts do not separate words by spaces: a run of characters is one token.
+        line.words += cjk_chars / 2;
+        line.ends_sentence = text
+            .trim_end_matches(is_closing)
+            .chars()
+            .next_back()
+            .is_some_and(is_sentence_end);
+        line.prompt = prompt_kind(text, line.words);
+        line
+    }
+
+    fn has_sentence_punct(&self) -> bool {
+        self.ends_sentence || self.inner_punct >= 2
+    }
+
+    /// A long line with sentence structure: the stuff articles are made of.
+    fn is_prose(&self, config: &CleanConfig) -> bool {
+        self.words >= config.prose_words && self.has_sentence_punct() && !self.looks_like_list()
+    }
+
+    /// Many capitalized or separated tokens and no sentence punctuation: a menu, a tag list,
+    /// a drop-down of provinces.
+    fn looks_like_list(&self) -> bool {
+        if self.ends_sentence {
+            return false;
+        }
+        let cased = self.capitalized + self.lowercase;
+        let many_caps = self.words >= 8
+            && cased > 0
+            && self.capitalized * 10 >= cased * 8
+            && self.inner_punct * 8 <= self.words;
+        let many_separators = self.separators >= 2 && self.words <= self.separators * 4 + 4;
+        many_caps || many_separators
+    }
+
+    /// Dates, times, temperatures, counters: short lines made mostly of numbers.
+    fn is_widget(&self) -> bool {
+        if self.degree && self.words <= 5 {
+            return true;
+        }
+        self.numeric > 0
+            && self.words <= 12
+            && !self.ends_sentence
+            && (self.numeric * 10 >= self.words * 3 || self.words <= 2)
+    }
+}
+
+/// Prompt phrases. Strong ones are furniture in any short line; weak ones are common words
+/// that are furniture only outside the article. Lowercase; matched on whole words.
+const STRONG_PROMPTS: &[&str] = &[
+    // English
+    "advertisement",
+    "all rights reserved",
+    "click here",
+    "cookie",
+    "cookies",
+    "follow us",
+    "log in",
+    "log out",
+    "newsletter",
+    "read more",
+    "read also",
+    "see also",
+    "share this",
+    "sign in",
+    "sign up",
+    "skip to",
+    "subscribe",
+    "privacy policy",
+    "terms of use",
+    "terms of service",
+    "recommend it",
+    "related articles",
+    "related stories",
+    "more stories",
+    "you may also like",
+    "most popular",
+    "most read",
+    "leave a comment",
+    "post comment",
+    "comments",
+    "getty images",
+    // Italian
+    "pubblicità",
+    "leggi anche",
+    "iscriviti",
+    "condividi",
+    "tutti i diritti riservati",
+    // Portuguese / Spanish
+    "publicidade",
+    "publicidad",
+    "leia mais",
+    "leia também",
+    "lee también",
+    "assine",
+    "compartilhe",
+    "compartir",
+    "todos os direitos reservados",
+    "todos los derechos reservados",
+    "suscríbete",
+    // French / German
+    "publicité",
+    "lire aussi",
+    "tous droits réservés",
+    "partager",
+    "anzeige",
+    "werbung",
+    "alle rechte vorbehalten",
+    "teilen",
+    // Turkish / Russian
+    "paylaş",
+    "abone ol",
+    "tüm hakları saklıdır",
+    "поделиться",
+    "подписаться",
+    "реклама",
+    // Korean (no case, often unspaced: matched as substrings below)
+];
+
+const WEAK_PROMPTS: &[&str] = &[
+    "share",
+    "tweet",
+    "email",
+    "print",
+    "menu",
+    "search",
+    "home",
+    "login",
+    "comment",
+    "related",
+    "facebook",
+    "twitter",
+    "whatsapp",
+    "linkedin",
+    "pinterest",
+    "reddit",
+    "instagram",
+    "youtube",
+    "contact",
+    "about us",
+    "sitemap",
+    "rss",
+    "photo",
+    "video",
+    "loading",
+    "close",
+    "back to top",
+];
+
+/// Korean and other unspaced scripts: matched as substrings.
+const SUBSTRING_PROMPTS: &[&str] = &[
+    "©",
+    "무단전재",
+    "무단 전재",
+    "재배포",
+    "저작권",
+    "구독",
+    "댓글",
+    "로그인",
+    "공유하기",
+    "기사제보",
+    "광고",
+];
+
+/// Whether `needle` occurs in `haystack` at word boundaries.
+fn contains_words(haystack: &str, needle: &str) -> bool {
+    let mut from = 0;
+    while let Some(pos) = haystack[from..].find(needle) {
+        let start = from + pos;
+        let end = start + needle.len();
+        let before_ok = haystack[..start]
+            .chars()
+            .next_back()
+            .map_or(true, |c| !c.is_alphanumeric());
+        let after_ok = haystack[end..]
+            .chars()
+            .next()
+            .map_or(true, |c| !c.is_alphanumeric());
+        if before_ok && after_ok {
+            return true;
+        }
+        from = end;
+    }
+    false
+}
+
+fn prompt_kind(text: &str, words: usize) -> Prompt {
+    // Long lines are judged by structure; only legal and cookie notices are checked there.
+    if words > 40 {
+        return Prompt::None;
+    }
+    let lower = text.to_lowercase();
+    if SUBSTRING_PROMPTS.iter().any(|p| lower.contains(p)) {
+        return Prompt::Strong;
+    }
+    if words <= 15 && STRONG_PROMPTS.iter().any(|p| contains_words(&lower, p)) {
+        return Prompt::Strong;
+    }
+    if words > 15 {
+        let notice = ["cookie", "cookies", "all rights reserved", "privacy policy"];
+        if notice.iter().any(|p| contains_words(&lower, p)) {
+            return Prompt::Strong;
+        }
+        return Prompt::None;
+    }
+    if words <= 6 && WEAK_PROMPTS.iter().any(|p| contains_words(&lower, p)) {
+        return Prompt::Weak;
+    }
+    Prompt::None
+}
+
+/// Evidence from the line itself that it is furniture, whatever its place on the page.
+fn hard_reason(line: &Line, config: &CleanConfig) -> Option<Reason> {
+    let prose = line.is_prose(config);
+    if line.template && !prose {
+        return Some(Reason::Template);
+    }
+    if line.prompt == Prompt::Strong && (!prose || line.words <= 15) {
+        return Some(Reason::Prompt);
+    }
+    if line.is_widget() {
+        return Some(Reason::Widget);
+    }
+    if line.looks_like_list() && line.words >= 8 {
+        return Some(Reason::NameList);
+    }
+    if line.repeated && !prose {
+        return Some(Reason::RepeatedInPage);
+    }
+    None
+}
+
+/// How much a line says "article here" (positive) or "furniture here" (negative).
+fn density_score(line: &Line, hard: Option<Reason>, config: &CleanConfig) -> f64 {
+    if line.is_prose(config) && line.prompt != Prompt::Strong {
+        // Long prose weighs more, capped so one huge line cannot bridge a whole footer.
+        return 1.0 + (line.words.min(60) as f64) / 20.0;
+    }
+    if hard.is_some() {
+        return -1.0;
+    }
+    if line.words >= config.prose_words {
+        return 0.2;
+    }
+    if line.words >= 5 && line.has_sentence_punct() {
+        return 0.1;
+    }
+    -0.5
+}
+
+/// Could this line be the headline just above the article?
+fn title_like(line: &Line) -> bool {
+    (4..=30).contains(&line.words)
+        && line.prompt == Prompt::None
+        && line.numeric * 4 < line.words
+        && !line.looks_like_list()
+}
+
+/// The maximum-sum run of scores (Kadane); `None` when no run is positive.
+fn densest_run(scores: &[f64]) -> Option<(usize, usize)> {
+    let mut best: Option<(f64, usize, usize)> = None;
+    let mut sum = 0.0;
+    let mut start = 0;
+    for (i, &s) in scores.iter().enumerate() {
+        if sum <= 0.0 {
+            sum = 0.0;
+            start = i;
+        }
+        sum += s;
+        if sum > 0.0 && best.map_or(true, |(b, _, _)| sum > b) {
+            best = Some((sum, start, i));
+        }
+    }
+    best.map(|(_, a, b)| (a, b))
+}
+
 /// Classify every line of `text`; keep the article, remove furniture with a reason.
+///
+/// Blank lines are neither reported nor classified; runs of them collapse to one.
 pub fn clean(
     text: &str,
     site: Option<&str>,
     templates: Option<&TemplateCounts>,
     config: &CleanConfig,
 ) -> Cleaned {
-    let mut out = Cleaned::default();
-    let mut kept: Vec<&str> = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let trimmed = line.trim();
-        let reason = match (site, templates) {
-            (Some(site), Some(t))
-                if !trimmed.is_empty() && t.pages_with(site, line) >= config.min_template_pages =>
-            {
-                Some(Reason::Template)
-            }
-            _ => None,
-        };
-        match reason {
-            Some(reason) => out.removed.push(RemovedLine {
-                line: i + 1,
-                text: line.to_owned(),
-                reason,
-            }),
-            None => kept.push(line),
+    let raw: Vec<&str> = text.lines().collect();
+    // Indices of non-empty lines and their features.
+    let mut index: Vec<usize> = Vec::new();
+    let mut lines: Vec<Line> = Vec::new();
+    let mut hashes: Vec<u64> = Vec::new();
+    for (i, l) in raw.iter().enumerate() {
+        let t = l.trim();
+        if t.is_empty() {
+            continue;
         }
+        index.push(i);
+        lines.push(Line::new(t));
+        hashes.push(normalized_hash(t));
+    }
+    let mut in_page: AHashMap<u64, u32> = AHashMap::with_capacity(hashes.len());
+    for &h in &hashes {
+        *in_page.entry(h).or_insert(0) += 1;
+    }
+    for (line, &h) in lines.iter_mut().zip(&hashes) {
+        line.repeated = in_page.get(&h).is_some_and(|&n| n >= 2);
+        if let (Some(site), Some(t)) = (site, templates) {
+            line.template = t.pages_with(site, h) >= config.min_template_pages;
+        }
+    }
+
+    let hard: Vec<Option<Reason>> = lines.iter().map(|l| hard_reason(l, config)).collect();
+    let scores: Vec<f64> = lines
+        .iter()
+        .zip(&hard)
+        .map(|(l, h)| density_score(l, *h, config))
+        .collect();
+    let region = densest_run(&scores);
+
+    // The headline usually stands a few lines above the body (byline and date between).
+    let mut title: Option<usize> = None;
+    if let Some((start, _)) = region {
+        for j in (start.saturating_sub(4)..start).rev() {
+            if hard[j].is_none() && title_like(&lines[j]) {
+                title = Some(j);
+                break;
+            }
+        }
+    }
+
+    let mut decision: Vec<Option<Reason>> = Vec::with_capacity(lines.len());
+    for (j, line) in lines.iter().enumerate() {
+        let inside = region.is_some_and(|(a, b)| (a..=b).contains(&j));
+        let reason = if let Some(r) = hard[j] {
+            Some(r)
+        } else if inside || title == Some(j) {
+            None
+        } else if line.words >= config.outside_keep_words && line.has_sentence_punct() {
+            None
+        } else if line.prompt == Prompt::Weak {
+            Some(Reason::Prompt)
+        } else if line.words < config.prose_words {
+            Some(Reason::ShortLine)
+        } else {
+            Some(Reason::OutsideArticle)
+        };
+        decision.push(reason);
+    }
+
+    let mut out = Cleaned::default();
+    let mut kept: Vec<&str> = Vec::with_capacity(raw.len());
+    let mut next = 0; // position in `index`
+    for (i, l) in raw.iter().enumerate() {
+        if next < index.len() && index[next] == i {
+            match decision[next] {
+                Some(reason) => out.removed.push(RemovedLine {
+                    line: i + 1,
+                    text: (*l).to_owned(),
+                    reason,
+                }),
+                None => kept.push(l),
+            }
+            next += 1;
+        } else if kept.last().is_some_and(|k| !k.trim().is_empty()) {
+            kept.push("");
+        }
+    }
+    while kept.last().is_some_and(|k| k.trim().is_empty()) {
+        kept.pop();
     }
     out.text = kept.join("\n");
     out
