@@ -88,6 +88,11 @@ pub struct CleanConfig {
     /// Outside the article, a line needs at least this many words (and sentence punctuation)
     /// to be kept.
     pub outside_keep_words: usize,
+    /// Density score of a date, time or counter line: negative enough to split an article
+    /// from a comment section whose posts are separated by such lines.
+    pub widget_penalty: f64,
+    /// Density score of a short line without sentence punctuation.
+    pub short_penalty: f64,
 }
 
 impl Default for CleanConfig {
@@ -96,6 +101,8 @@ impl Default for CleanConfig {
             min_template_pages: 2,
             prose_words: 10,
             outside_keep_words: 25,
+            widget_penalty: 3.0,
+            short_penalty: 0.5,
         }
     }
 }
@@ -190,6 +197,8 @@ struct Line {
     separators: usize,
     /// A degree sign (temperature widgets).
     degree: bool,
+    /// A clock time (`9:24`) or a year (`2019`): dates and timestamps.
+    date_like: bool,
     /// A prompt phrase was found: strong (unambiguous) or weak (single common word).
     prompt: Prompt,
     repeated: bool,
@@ -202,6 +211,10 @@ enum Prompt {
     None,
     Weak,
     Strong,
+}
+
+fn is_year(token: &str) -> bool {
+    token.len() == 4 && (token.starts_with("19") || token.starts_with("20"))
 }
 
 fn is_cjk(c: char) -> bool {
@@ -230,13 +243,18 @@ impl Line {
         let mut word_all_digits = true;
         let mut cjk_chars = 0usize;
         let mut prev: char = ' ';
-        for c in text.chars() {
+        let mut word_start = 0;
+        for (at, c) in text.char_indices() {
+            if c == ':' && prev.is_ascii_digit() {
+                line.date_like |= text[at + 1..].starts_with(|d: char| d.is_ascii_digit());
+            }
             if c.is_alphanumeric() {
                 if is_cjk(c) {
                     cjk_chars += 1;
                 }
                 if !in_word {
                     in_word = true;
+                    word_start = at;
                     line.words += 1;
                     word_all_digits = true;
                     if c.is_uppercase() {
@@ -251,6 +269,7 @@ impl Line {
             } else {
                 if in_word && word_all_digits {
                     line.numeric += 1;
+                    line.date_like |= is_year(&text[word_start..at]);
                 }
                 in_word = false;
                 match c {
@@ -266,6 +285,7 @@ impl Line {
         }
         if in_word && word_all_digits {
             line.numeric += 1;
+            line.date_like |= is_year(&text[word_start..]);
         }
         // CJK scripts do not separate words by spaces: a run of characters is one token.
         line.words += cjk_chars / 2;
@@ -453,12 +473,28 @@ fn contains_words(haystack: &str, needle: &str) -> bool {
     false
 }
 
+/// Cookie banners and legal notices, which are long prose but never article text.
+fn is_notice(lower: &str) -> bool {
+    const NOTICES: &[&str] = &[
+        "cookie",
+        "cookies",
+        "all rights reserved",
+        "privacy policy",
+        "terms of use",
+    ];
+    NOTICES.iter().any(|p| contains_words(lower, p))
+}
+
 fn prompt_kind(text: &str, words: usize) -> Prompt {
+    let lower = text.to_lowercase();
     // Long lines are judged by structure; only legal and cookie notices are checked there.
     if words > 40 {
-        return Prompt::None;
+        return if is_notice(&lower) {
+            Prompt::Strong
+        } else {
+            Prompt::None
+        };
     }
-    let lower = text.to_lowercase();
     if SUBSTRING_PROMPTS.iter().any(|p| lower.contains(p)) {
         return Prompt::Strong;
     }
@@ -466,11 +502,11 @@ fn prompt_kind(text: &str, words: usize) -> Prompt {
         return Prompt::Strong;
     }
     if words > 15 {
-        let notice = ["cookie", "cookies", "all rights reserved", "privacy policy"];
-        if notice.iter().any(|p| contains_words(&lower, p)) {
-            return Prompt::Strong;
-        }
-        return Prompt::None;
+        return if is_notice(&lower) {
+            Prompt::Strong
+        } else {
+            Prompt::None
+        };
     }
     if words <= 6 && WEAK_PROMPTS.iter().any(|p| contains_words(&lower, p)) {
         return Prompt::Weak;
@@ -499,11 +535,25 @@ fn hard_reason(line: &Line, config: &CleanConfig) -> Option<Reason> {
     None
 }
 
+/// Inside the article only clear furniture goes: table cells with numbers, Title Case
+/// subheads and repeated list labels stay.
+fn furniture_inside(reason: Reason, line: &Line, copies_outside: u32) -> bool {
+    match reason {
+        Reason::Widget => line.date_like || line.degree,
+        Reason::NameList => line.words >= 20 || line.separators >= 2,
+        Reason::RepeatedInPage => copies_outside > 0,
+        _ => true,
+    }
+}
+
 /// How much a line says "article here" (positive) or "furniture here" (negative).
 fn density_score(line: &Line, hard: Option<Reason>, config: &CleanConfig) -> f64 {
     if line.is_prose(config) && line.prompt != Prompt::Strong {
         // Long prose weighs more, capped so one huge line cannot bridge a whole footer.
         return 1.0 + (line.words.min(60) as f64) / 20.0;
+    }
+    if hard == Some(Reason::Widget) {
+        return -config.widget_penalty;
     }
     if hard.is_some() {
         return -1.0;
@@ -514,7 +564,7 @@ fn density_score(line: &Line, hard: Option<Reason>, config: &CleanConfig) -> f64
     if line.words >= 5 && line.has_sentence_punct() {
         return 0.1;
     }
-    -0.5
+    -config.short_penalty
 }
 
 /// Could this line be the headline just above the article?
@@ -596,12 +646,25 @@ pub fn clean(
         }
     }
 
+    // Copies of each line outside the article: a repeated line inside the article is furniture
+    // only when it also stands outside (a headline echoed in the navigation), not when the
+    // article repeats it (table headers, list labels).
+    let mut outside_count: AHashMap<u64, u32> = AHashMap::new();
+    for (j, &h) in hashes.iter().enumerate() {
+        if !region.is_some_and(|(a, b)| (a..=b).contains(&j)) && lines[j].repeated {
+            *outside_count.entry(h).or_insert(0) += 1;
+        }
+    }
+    let copies_outside = |j: usize| outside_count.get(&hashes[j]).copied().unwrap_or(0);
+
     let mut decision: Vec<Option<Reason>> = Vec::with_capacity(lines.len());
     for (j, line) in lines.iter().enumerate() {
         let inside = region.is_some_and(|(a, b)| (a..=b).contains(&j));
-        let reason = if let Some(r) = hard[j] {
+        let reason = if inside {
+            hard[j].filter(|r| furniture_inside(*r, line, copies_outside(j)))
+        } else if let Some(r) = hard[j] {
             Some(r)
-        } else if inside || title == Some(j) {
+        } else if title == Some(j) {
             None
         } else if line.words >= config.outside_keep_words && line.has_sentence_punct() {
             None

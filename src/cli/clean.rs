@@ -36,6 +36,18 @@ pub struct CleanArgs {
     /// A line seen on at least this many pages of one site is template.
     #[arg(long, default_value_t = CleanConfig::default().min_template_pages)]
     pub min_template_pages: u32,
+    /// A line with at least this many words and sentence punctuation is prose.
+    #[arg(long, default_value_t = CleanConfig::default().prose_words, hide = true)]
+    pub prose_words: usize,
+    /// Outside the article, lines need this many words (and sentence punctuation) to stay.
+    #[arg(long, default_value_t = CleanConfig::default().outside_keep_words, hide = true)]
+    pub outside_keep_words: usize,
+    /// Density penalty of date, time and counter lines.
+    #[arg(long, default_value_t = CleanConfig::default().widget_penalty, hide = true)]
+    pub widget_penalty: f64,
+    /// Density penalty of short lines without sentence punctuation.
+    #[arg(long, default_value_t = CleanConfig::default().short_penalty, hide = true)]
+    pub short_penalty: f64,
     /// Worker threads (0: one per core). The output does not depend on it.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
@@ -49,7 +61,10 @@ pub fn run(args: CleanArgs) -> Result<ExitCode> {
     }
     let config = CleanConfig {
         min_template_pages: args.min_template_pages,
-        ..CleanConfig::default()
+        prose_words: args.prose_words,
+        outside_keep_words: args.outside_keep_words,
+        widget_penalty: args.widget_penalty,
+        short_penalty: args.short_penalty,
     };
     init_threads(args.threads)?;
     let started = Instant::now();
