@@ -99,8 +99,8 @@ impl Default for CleanConfig {
     fn default() -> Self {
         CleanConfig {
             min_template_pages: 2,
-            prose_words: 10,
-            outside_keep_words: 25,
+            prose_words: 15,
+            outside_keep_words: 1000,
             widget_penalty: 3.0,
             short_penalty: 0.5,
         }
@@ -202,7 +202,8 @@ struct Line {
     /// A prompt phrase was found: strong (unambiguous) or weak (single common word).
     prompt: Prompt,
     repeated: bool,
-    template: bool,
+    /// Pages of the same site holding this line (0 when the site is unknown).
+    template_pages: u32,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -517,7 +518,15 @@ fn prompt_kind(text: &str, words: usize) -> Prompt {
 /// Evidence from the line itself that it is furniture, whatever its place on the page.
 fn hard_reason(line: &Line, config: &CleanConfig) -> Option<Reason> {
     let prose = line.is_prose(config);
-    if line.template && !prose {
+    // Prose shared by two pages of a site may be one story published twice, which
+    // near-duplicate detection must still see; on three or more pages it is template
+    // (a site-wide teaser, disclaimer or comment block).
+    let needed = if prose {
+        config.min_template_pages.max(2) + 1
+    } else {
+        config.min_template_pages
+    };
+    if line.template_pages >= needed {
         return Some(Reason::Template);
     }
     if line.prompt == Prompt::Strong && (!prose || line.words <= 15) {
@@ -623,7 +632,7 @@ pub fn clean(
     for (line, &h) in lines.iter_mut().zip(&hashes) {
         line.repeated = in_page.get(&h).is_some_and(|&n| n >= 2);
         if let (Some(site), Some(t)) = (site, templates) {
-            line.template = t.pages_with(site, h) >= config.min_template_pages;
+            line.template_pages = t.pages_with(site, h);
         }
     }
 
