@@ -113,18 +113,23 @@ pub struct TemplateCounts {
     pages: AHashMap<u64, u32>,
 }
 
-/// Hash of a line with digits, case and spacing normalized, so "12 comments" and
-/// "7 Comments" are one template line.
+/// Hash of a line with digits, case and spacing normalized, so "112 comments" and
+/// "7 Comments" are one template line (a run of digits becomes one `0`).
 fn normalized_hash(line: &str) -> u64 {
     let mut norm = String::with_capacity(line.len());
     for w in line.split_whitespace() {
         if !norm.is_empty() {
             norm.push(' ');
         }
+        let mut prev_digit = false;
         for c in w.chars() {
             if c.is_ascii_digit() {
-                norm.push('0');
+                if !prev_digit {
+                    norm.push('0');
+                }
+                prev_digit = true;
             } else {
+                prev_digit = false;
                 norm.extend(c.to_lowercase());
             }
         }
@@ -535,7 +540,7 @@ fn hard_reason(line: &Line, config: &CleanConfig) -> Option<Reason> {
     if line.is_widget() {
         return Some(Reason::Widget);
     }
-    if line.looks_like_list() && line.words >= 8 {
+    if line.looks_like_list() && (line.words >= 8 || line.separators >= 2) {
         return Some(Reason::NameList);
     }
     if line.repeated && !prose {
@@ -673,9 +678,9 @@ pub fn clean(
             hard[j].filter(|r| furniture_inside(*r, line, copies_outside(j)))
         } else if let Some(r) = hard[j] {
             Some(r)
-        } else if title == Some(j) {
-            None
-        } else if line.words >= config.outside_keep_words && line.has_sentence_punct() {
+        } else if title == Some(j)
+            || (line.words >= config.outside_keep_words && line.has_sentence_punct())
+        {
             None
         } else if line.prompt == Prompt::Weak {
             Some(Reason::Prompt)
@@ -710,4 +715,191 @@ pub fn clean(
     }
     out.text = kept.join("\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PARA_EN: &str = "The council voted on Tuesday to expand the bus network, adding six routes that will connect the northern suburbs with the hospital and the university campus.";
+    const PARA_EN2: &str = "Officials said the new routes would start in March, and that fares would stay at current levels for at least two years while ridership is measured.";
+    const PARA_EN3: &str = "Opposition members argued that the plan was too expensive, but the motion passed with a comfortable majority after a debate that lasted most of the afternoon.";
+    const PARA_IT: &str = "Il consiglio comunale ha approvato martedì l'ampliamento della rete degli autobus, con sei nuove linee che collegheranno i quartieri settentrionali all'ospedale.";
+    const PARA_PT: &str = "A prefeitura anunciou nesta terça-feira a ampliação da rede de ônibus, com seis novas linhas que vão ligar os bairros do norte ao hospital e à universidade.";
+    const PARA_KO: &str = "시의회는 화요일 버스 노선을 확대하는 안을 통과시켰으며, 새로운 여섯 개 노선이 북부 교외 지역과 병원, 대학 캠퍼스를 연결하게 된다고 밝혔다. 관계자들은 요금이 당분간 유지될 것이라고 말했다.";
+
+    fn run(text: &str) -> Cleaned {
+        clean(text, None, None, &CleanConfig::default())
+    }
+
+    fn reason_of(c: &Cleaned, line: &str) -> Option<Reason> {
+        c.removed.iter().find(|r| r.text == line).map(|r| r.reason)
+    }
+
+    fn page(before: &[&str], after: &[&str]) -> String {
+        let mut lines: Vec<&str> = before.to_vec();
+        lines.extend([PARA_EN, PARA_EN2, PARA_EN3]);
+        lines.extend(after);
+        lines.join("\n")
+    }
+
+    #[test]
+    fn list_of_names_is_removed() {
+        let provinces = "Adana Adıyaman Afyon Ağrı Aksaray Amasya Ankara Antalya Ardahan Artvin Aydın Balıkesir Bartın Batman";
+        let c = run(&page(&[provinces], &[]));
+        assert_eq!(reason_of(&c, provinces), Some(Reason::NameList));
+        let menu = "Home | World | Business | Sport | Culture";
+        assert_eq!(
+            reason_of(&run(&page(&[menu], &[])), menu),
+            Some(Reason::NameList)
+        );
+    }
+
+    #[test]
+    fn widgets_are_removed() {
+        for w in [
+            "İstanbul °C",
+            ", 2023",
+            "3 min read",
+            "Nov 18, 2019 at 9:24 pm ET",
+        ] {
+            let c = run(&page(&[w], &[]));
+            assert_eq!(reason_of(&c, w), Some(Reason::Widget), "{w}");
+        }
+    }
+
+    #[test]
+    fn prompts_in_several_languages_are_removed() {
+        for p in [
+            "Be the first to recommend it among your friends",
+            "Subscribe to our newsletter",
+            "Leggi anche",
+            "Leia mais",
+            "Copyright ⓒ Entermedia.co.kr. 무단전재 및 재배포 금지",
+            "© 2019 News Nation. All rights reserved.",
+        ] {
+            let c = run(&page(&[], &[p]));
+            assert_eq!(reason_of(&c, p), Some(Reason::Prompt), "{p}");
+        }
+        // A prompt inside the article is still furniture.
+        let text = [PARA_EN, "Advertisement", PARA_EN2, PARA_EN3].join("\n");
+        assert_eq!(
+            reason_of(&run(&text), "Advertisement"),
+            Some(Reason::Prompt)
+        );
+    }
+
+    #[test]
+    fn repeated_short_lines_go_but_repeated_paragraphs_stay() {
+        let head = "Statement of the world Azerbaijanis";
+        let text = [head, head, PARA_EN, PARA_EN2, PARA_EN, PARA_EN3].join("\n");
+        let c = run(&text);
+        assert_eq!(reason_of(&c, head), Some(Reason::RepeatedInPage));
+        assert_eq!(c.removed.len(), 2);
+        assert_eq!(c.text.matches(PARA_EN).count(), 2);
+    }
+
+    #[test]
+    fn short_lines_outside_the_article_go() {
+        let c = run(&page(
+            &["All news", "Sports", "Weather"],
+            &["About us", "Careers"],
+        ));
+        assert_eq!(reason_of(&c, "All news"), Some(Reason::ShortLine));
+        assert_eq!(reason_of(&c, "Careers"), Some(Reason::ShortLine));
+        assert_eq!(c.text, [PARA_EN, PARA_EN2, PARA_EN3].join("\n"));
+    }
+
+    #[test]
+    fn headline_subheads_and_list_items_of_the_article_stay() {
+        let headline = "Council expands bus network to northern suburbs";
+        let text = [
+            "Menu",
+            headline,
+            PARA_EN,
+            "What changes for riders",
+            PARA_EN2,
+            "Six new routes",
+            "Fares frozen until 2026",
+            PARA_EN3,
+        ]
+        .join("\n");
+        let c = run(&text);
+        assert_eq!(reason_of(&c, "Menu"), Some(Reason::Prompt));
+        assert_eq!(c.removed.len(), 1, "{:?}", c.removed);
+    }
+
+    #[test]
+    fn articles_in_other_languages_stay() {
+        for para in [PARA_IT, PARA_PT, PARA_KO] {
+            let text = [
+                "Home",
+                "Login",
+                para,
+                para.replace('.', ";").as_str(),
+                "© 2019",
+            ]
+            .join("\n");
+            let c = run(&text);
+            assert!(c.text.contains(para), "{para}");
+            assert_eq!(c.removed.len(), 3, "{:?}", c.removed);
+        }
+    }
+
+    #[test]
+    fn template_lines_need_a_known_site() {
+        let shared = "The Springfield Ledger is an independent newspaper.";
+        let pages = [
+            [PARA_EN, shared, PARA_EN2].join("\n"),
+            [PARA_EN3, shared, PARA_IT].join("\n"),
+        ];
+        let mut counts = TemplateCounts::new();
+        for p in &pages {
+            counts.observe(Some("ledger.example"), p);
+            counts.observe(None, p);
+        }
+        let config = CleanConfig::default();
+        for p in &pages {
+            let with_site = clean(p, Some("ledger.example"), Some(&counts), &config);
+            assert_eq!(reason_of(&with_site, shared), Some(Reason::Template));
+            let other_site = clean(p, Some("other.example"), Some(&counts), &config);
+            assert!(other_site.removed.is_empty());
+            let no_site = clean(p, None, Some(&counts), &config);
+            assert!(no_site.removed.is_empty());
+        }
+    }
+
+    #[test]
+    fn template_ignores_digits_case_and_spacing() {
+        let mut counts = TemplateCounts::new();
+        counts.observe(Some("s"), "Join 513 other subscribers");
+        counts.observe(Some("s"), "join  72 Other subscribers");
+        let line = "JOIN 9 OTHER SUBSCRIBERS";
+        let hash = normalized_hash(line);
+        assert_eq!(counts.pages_with("s", hash), 2);
+        let mut merged = TemplateCounts::new();
+        merged.merge(counts.clone());
+        merged.merge(counts);
+        assert_eq!(merged.pages_with("s", hash), 4);
+    }
+
+    #[test]
+    fn line_numbers_are_one_based_and_blank_runs_collapse() {
+        let text = format!("Menu\n\n\n{PARA_EN}\n\n\n{PARA_EN2}\n");
+        let c = run(&text);
+        assert_eq!(c.removed[0].line, 1);
+        assert_eq!(c.text, format!("{PARA_EN}\n\n{PARA_EN2}"));
+        assert!(run("").text.is_empty());
+        assert!(run("\n\n").removed.is_empty());
+    }
+
+    #[test]
+    fn densest_run_finds_the_best_segment() {
+        assert_eq!(
+            densest_run(&[-1.0, 2.0, -0.5, 2.0, -3.0, 1.0]),
+            Some((1, 3))
+        );
+        assert_eq!(densest_run(&[-1.0, -2.0]), None);
+        assert_eq!(densest_run(&[]), None);
+    }
 }
