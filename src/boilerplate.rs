@@ -196,6 +196,8 @@ struct Line {
     lowercase: usize,
     /// Ends with sentence punctuation (after closing quotes and brackets).
     ends_sentence: bool,
+    /// Starts with a lowercase letter: the continuation of a wrapped sentence.
+    starts_lowercase: bool,
     /// Has a sentence boundary or clause punctuation inside.
     inner_punct: usize,
     /// Separators typical of menus and breadcrumbs: `|`, `•`, `»`, `›`, `/` between words.
@@ -300,6 +302,7 @@ impl Line {
             .chars()
             .next_back()
             .is_some_and(is_sentence_end);
+        line.starts_lowercase = text.chars().next().is_some_and(char::is_lowercase);
         line.prompt = prompt_kind(text, line.words);
         line
     }
@@ -642,11 +645,23 @@ pub fn clean(
     }
 
     let hard: Vec<Option<Reason>> = lines.iter().map(|l| hard_reason(l, config)).collect();
-    let scores: Vec<f64> = lines
+    let mut scores: Vec<f64> = lines
         .iter()
         .zip(&hard)
         .map(|(l, h)| density_score(l, *h, config))
         .collect();
+    // Hard-wrapped text (a paragraph broken mid-sentence, as in OCR or e-mail) is prose even
+    // though each piece is short: a line is a piece when the sentence runs on into the next.
+    for j in 0..lines.len().saturating_sub(1) {
+        if hard[j].is_none()
+            && hard[j + 1].is_none()
+            && !lines[j].ends_sentence
+            && lines[j + 1].starts_lowercase
+        {
+            scores[j] = scores[j].max(0.3);
+            scores[j + 1] = scores[j + 1].max(0.3);
+        }
+    }
     let region = densest_run(&scores);
 
     // The headline usually stands a few lines above the body (byline and date between).
@@ -891,6 +906,21 @@ mod tests {
         assert_eq!(c.text, format!("{PARA_EN}\n\n{PARA_EN2}"));
         assert!(run("").text.is_empty());
         assert!(run("\n\n").removed.is_empty());
+    }
+
+    #[test]
+    fn hard_wrapped_paragraphs_stay() {
+        let text = [
+            "Home",
+            PARA_EN,
+            "The company said the unit was only about",
+            "one pct complete and was scheduled for",
+            "commercial service in 1992.",
+            PARA_EN2,
+        ]
+        .join("\n");
+        let c = run(&text);
+        assert_eq!(c.removed.len(), 1, "{:?}", c.removed);
     }
 
     #[test]
