@@ -1,35 +1,64 @@
 //! Boilerplate lines: site furniture in scraped plain text, removed line by line with a reason.
 //!
 //! Two kinds of evidence:
-//! - within a page: lines that look like navigation, widgets, share/subscribe/cookie prompts,
-//!   lists of names without sentence structure, or lines repeated within the page;
+//! - within a page: every line gets features (word count, sentence punctuation, share of
+//!   capitalized or numeric tokens, prompt phrases, repetition within the page). Lines are
+//!   scored as prose or furniture and the densest run of prose (a maximum-sum segment) is
+//!   taken as the article. Inside that run the classifier is lenient, so headlines, subheads,
+//!   list items and captions of the article stay; outside it only long sentence lines stay.
+//!   Structure carries most of the weight, so it works for languages without a word list;
+//!   a small multilingual list of prompt phrases is one signal among several.
 //! - across pages of one site: a line (digits, case and spacing normalized) seen on several
 //!   pages of the same site is template. Pages whose site is unknown get no cross-page rule:
 //!   repetition across different sites is how wire copy looks, not furniture.
 //!
 //! Pass 1 ([`TemplateCounts::observe`]) keeps only 64-bit line hashes and counts, never text.
+//! Both passes are linear in the input; the result depends only on the input (deterministic).
 
 use ahash::AHashMap;
 use serde::Serialize;
 
 /// Why a line was removed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// Seen on several pages of the same site.
     Template,
     /// Repeated within the page.
     RepeatedInPage,
-    /// A share, subscribe, cookie, login or similar prompt.
+    /// A share, subscribe, cookie, login, copyright or similar prompt.
     Prompt,
+    /// A widget: temperature, date, time, counter, "3 min read".
+    Widget,
+    /// A list of names or links without sentence structure (menus, drop-downs, tag lists).
+    NameList,
+    /// A short line without sentence punctuation outside the article.
+    ShortLine,
+    /// A longer line outside the article's dense run of prose (teasers, comments, footers).
+    OutsideArticle,
 }
 
 impl Reason {
+    /// All reasons, in the order summaries list them.
+    pub const ALL: [Reason; 7] = [
+        Reason::Template,
+        Reason::RepeatedInPage,
+        Reason::Prompt,
+        Reason::Widget,
+        Reason::NameList,
+        Reason::ShortLine,
+        Reason::OutsideArticle,
+    ];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Reason::Template => "template",
             Reason::RepeatedInPage => "repeated_in_page",
             Reason::Prompt => "prompt",
+            Reason::Widget => "widget",
+            Reason::NameList => "name_list",
+            Reason::ShortLine => "short_line",
+            Reason::OutsideArticle => "outside_article",
         }
     }
 }
@@ -54,12 +83,26 @@ pub struct Cleaned {
 pub struct CleanConfig {
     /// A line seen on at least this many pages of one site is template.
     pub min_template_pages: u32,
+    /// A line with at least this many words and sentence punctuation is prose.
+    pub prose_words: usize,
+    /// Outside the article, a line needs at least this many words (and sentence punctuation)
+    /// to be kept.
+    pub outside_keep_words: usize,
+    /// Density score of a date, time or counter line: negative enough to split an article
+    /// from a comment section whose posts are separated by such lines.
+    pub widget_penalty: f64,
+    /// Density score of a short line without sentence punctuation.
+    pub short_penalty: f64,
 }
 
 impl Default for CleanConfig {
     fn default() -> Self {
         CleanConfig {
             min_template_pages: 2,
+            prose_words: 15,
+            outside_keep_words: 1000,
+            widget_penalty: 3.0,
+            short_penalty: 0.5,
         }
     }
 }
@@ -70,20 +113,32 @@ pub struct TemplateCounts {
     pages: AHashMap<u64, u32>,
 }
 
-fn line_key(site: &str, line: &str) -> u64 {
+/// Hash of a line with digits, case and spacing normalized, so "112 comments" and
+/// "7 Comments" are one template line (a run of digits becomes one `0`).
+fn normalized_hash(line: &str) -> u64 {
     let mut norm = String::with_capacity(line.len());
     for w in line.split_whitespace() {
         if !norm.is_empty() {
             norm.push(' ');
         }
+        let mut prev_digit = false;
         for c in w.chars() {
-            norm.extend(if c.is_ascii_digit() { '0' } else { c }.to_lowercase());
+            if c.is_ascii_digit() {
+                if !prev_digit {
+                    norm.push('0');
+                }
+                prev_digit = true;
+            } else {
+                prev_digit = false;
+                norm.extend(c.to_lowercase());
+            }
         }
     }
-    crate::shingle::combine(&[
-        crate::shingle::hash_bytes(site.as_bytes()),
-        crate::shingle::hash_bytes(norm.as_bytes()),
-    ])
+    crate::shingle::hash_bytes(norm.as_bytes())
+}
+
+fn site_key(site: &str, line_hash: u64) -> u64 {
+    crate::shingle::combine(&[crate::shingle::hash_bytes(site.as_bytes()), line_hash])
 }
 
 impl TemplateCounts {
@@ -97,7 +152,7 @@ impl TemplateCounts {
         let mut seen: Vec<u64> = text
             .lines()
             .filter(|l| !l.trim().is_empty())
-            .map(|l| line_key(site, l))
+            .map(|l| site_key(site, normalized_hash(l)))
             .collect();
         seen.sort_unstable();
         seen.dedup();
@@ -108,44 +163,773 @@ impl TemplateCounts {
 
     /// Add the counts of another pass (for parallel counting).
     pub fn merge(&mut self, other: TemplateCounts) {
+        if self.pages.len() < other.pages.len() {
+            let mine = std::mem::replace(&mut self.pages, other.pages);
+            for (k, v) in mine {
+                *self.pages.entry(k).or_insert(0) += v;
+            }
+            return;
+        }
         for (k, v) in other.pages {
             *self.pages.entry(k).or_insert(0) += v;
         }
     }
 
-    fn pages_with(&self, site: &str, line: &str) -> u32 {
-        self.pages.get(&line_key(site, line)).copied().unwrap_or(0)
+    fn pages_with(&self, site: &str, line_hash: u64) -> u32 {
+        self.pages
+            .get(&site_key(site, line_hash))
+            .copied()
+            .unwrap_or(0)
     }
 }
 
+/// What the classifier knows about one non-empty line.
+#[derive(Clone, Debug, Default)]
+struct Line {
+    /// Word tokens (runs of letters and digits); CJK text counts one word per two characters.
+    words: usize,
+    /// Tokens that are all digits.
+    numeric: usize,
+    /// Tokens starting with an uppercase letter.
+    capitalized: usize,
+    /// Tokens starting with a lowercase letter.
+    lowercase: usize,
+    /// Ends with sentence punctuation (after closing quotes and brackets).
+    ends_sentence: bool,
+    /// Starts with a lowercase letter: the continuation of a wrapped sentence.
+    starts_lowercase: bool,
+    /// Has a sentence boundary or clause punctuation inside.
+    inner_punct: usize,
+    /// Separators typical of menus and breadcrumbs: `|`, `•`, `»`, `›`, `/` between words.
+    separators: usize,
+    /// A degree sign (temperature widgets).
+    degree: bool,
+    /// A clock time (`9:24`) or a year (`2019`): dates and timestamps.
+    date_like: bool,
+    /// A prompt phrase was found: strong (unambiguous) or weak (single common word).
+    prompt: Prompt,
+    repeated: bool,
+    /// Pages of the same site holding this line (0 when the site is unknown).
+    template_pages: u32,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Prompt {
+    #[default]
+    None,
+    Weak,
+    Strong,
+}
+
+fn is_year(token: &str) -> bool {
+    token.len() == 4 && (token.starts_with("19") || token.starts_with("20"))
+}
+
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF)
+}
+
+fn is_closing(c: char) -> bool {
+    matches!(
+        c,
+        '"' | '\'' | '”' | '’' | '»' | '«' | ')' | ']' | '“' | '*' | ' '
+    )
+}
+
+fn is_sentence_end(c: char) -> bool {
+    matches!(
+        c,
+        '.' | '!' | '?' | '…' | '。' | '！' | '？' | '؟' | '।' | '։' | '۔'
+    )
+}
+
+impl Line {
+    fn new(text: &str) -> Line {
+        let mut line = Line::default();
+        let mut in_word = false;
+        let mut word_all_digits = true;
+        let mut cjk_chars = 0usize;
+        let mut prev: char = ' ';
+        let mut word_start = 0;
+        for (at, c) in text.char_indices() {
+            if c == ':' && prev.is_ascii_digit() {
+                line.date_like |= text[at + 1..].starts_with(|d: char| d.is_ascii_digit());
+            }
+            if c.is_alphanumeric() {
+                if is_cjk(c) {
+                    cjk_chars += 1;
+                }
+                if !in_word {
+                    in_word = true;
+                    word_start = at;
+                    line.words += 1;
+                    word_all_digits = true;
+                    if c.is_uppercase() {
+                        line.capitalized += 1;
+                    } else if c.is_lowercase() {
+                        line.lowercase += 1;
+                    }
+                }
+                if !c.is_ascii_digit() {
+                    word_all_digits = false;
+                }
+            } else {
+                if in_word && word_all_digits {
+                    line.numeric += 1;
+                    line.date_like |= is_year(&text[word_start..at]);
+                }
+                in_word = false;
+                match c {
+                    '|' | '•' | '»' | '›' | '·' | '◦' | '▪' => line.separators += 1,
+                    '/' if prev == ' ' => line.separators += 1,
+                    '°' => line.degree = true,
+                    ',' | ';' | ':' | '،' | '、' | '，' => line.inner_punct += 1,
+                    c if is_sentence_end(c) => line.inner_punct += 1,
+                    _ => {}
+                }
+            }
+            prev = c;
+        }
+        if in_word && word_all_digits {
+            line.numeric += 1;
+            line.date_like |= is_year(&text[word_start..]);
+        }
+        // CJK scripts do not separate words by spaces: a run of characters is one token.
+        line.words += cjk_chars / 2;
+        line.ends_sentence = text
+            .trim_end_matches(is_closing)
+            .chars()
+            .next_back()
+            .is_some_and(is_sentence_end);
+        line.starts_lowercase = text.chars().next().is_some_and(char::is_lowercase);
+        line.prompt = prompt_kind(text, line.words);
+        line
+    }
+
+    fn has_sentence_punct(&self) -> bool {
+        self.ends_sentence || self.inner_punct >= 2
+    }
+
+    /// A long line with sentence structure: the stuff articles are made of.
+    fn is_prose(&self, config: &CleanConfig) -> bool {
+        self.words >= config.prose_words && self.has_sentence_punct() && !self.looks_like_list()
+    }
+
+    /// Many capitalized or separated tokens and no sentence punctuation: a menu, a tag list,
+    /// a drop-down of provinces.
+    fn looks_like_list(&self) -> bool {
+        if self.ends_sentence {
+            return false;
+        }
+        let cased = self.capitalized + self.lowercase;
+        let many_caps = self.words >= 8
+            && cased > 0
+            && self.capitalized * 10 >= cased * 8
+            && self.inner_punct * 8 <= self.words;
+        let many_separators = self.separators >= 2 && self.words <= self.separators * 4 + 4;
+        many_caps || many_separators
+    }
+
+    /// Dates, times, temperatures, counters: short lines made mostly of numbers.
+    fn is_widget(&self) -> bool {
+        if self.degree && self.words <= 5 {
+            return true;
+        }
+        self.numeric > 0
+            && self.words <= 12
+            && !self.ends_sentence
+            && (self.numeric * 10 >= self.words * 3 || self.words <= 2)
+    }
+}
+
+/// Prompt phrases. Strong ones are furniture in any short line; weak ones are common words
+/// that are furniture only outside the article. Lowercase; matched on whole words.
+const STRONG_PROMPTS: &[&str] = &[
+    // English
+    "advertisement",
+    "all rights reserved",
+    "click here",
+    "cookie",
+    "cookies",
+    "follow us",
+    "log in",
+    "log out",
+    "newsletter",
+    "read more",
+    "read also",
+    "see also",
+    "share this",
+    "sign in",
+    "sign up",
+    "skip to",
+    "subscribe",
+    "privacy policy",
+    "terms of use",
+    "terms of service",
+    "recommend it",
+    "related articles",
+    "related stories",
+    "more stories",
+    "you may also like",
+    "most popular",
+    "most read",
+    "leave a comment",
+    "post comment",
+    "comments",
+    "getty images",
+    // Italian
+    "pubblicità",
+    "leggi anche",
+    "iscriviti",
+    "condividi",
+    "tutti i diritti riservati",
+    // Portuguese / Spanish
+    "publicidade",
+    "publicidad",
+    "leia mais",
+    "leia também",
+    "lee también",
+    "assine",
+    "compartilhe",
+    "compartir",
+    "todos os direitos reservados",
+    "todos los derechos reservados",
+    "suscríbete",
+    // French / German
+    "publicité",
+    "lire aussi",
+    "tous droits réservés",
+    "partager",
+    "anzeige",
+    "werbung",
+    "alle rechte vorbehalten",
+    "teilen",
+    // Turkish / Russian
+    "paylaş",
+    "abone ol",
+    "tüm hakları saklıdır",
+    "поделиться",
+    "подписаться",
+    "реклама",
+    // Korean (no case, often unspaced: matched as substrings below)
+];
+
+const WEAK_PROMPTS: &[&str] = &[
+    "share",
+    "tweet",
+    "email",
+    "print",
+    "menu",
+    "search",
+    "home",
+    "login",
+    "comment",
+    "related",
+    "facebook",
+    "twitter",
+    "whatsapp",
+    "linkedin",
+    "pinterest",
+    "reddit",
+    "instagram",
+    "youtube",
+    "contact",
+    "about us",
+    "sitemap",
+    "rss",
+    "photo",
+    "video",
+    "loading",
+    "close",
+    "back to top",
+];
+
+/// Korean and other unspaced scripts: matched as substrings.
+const SUBSTRING_PROMPTS: &[&str] = &[
+    "©",
+    "무단전재",
+    "무단 전재",
+    "재배포",
+    "저작권",
+    "구독",
+    "댓글",
+    "로그인",
+    "공유하기",
+    "기사제보",
+    "광고",
+];
+
+/// Whether `needle` occurs in `haystack` at word boundaries.
+fn contains_words(haystack: &str, needle: &str) -> bool {
+    let mut from = 0;
+    while let Some(pos) = haystack[from..].find(needle) {
+        let start = from + pos;
+        let end = start + needle.len();
+        let before_ok = haystack[..start]
+            .chars()
+            .next_back()
+            .map_or(true, |c| !c.is_alphanumeric());
+        let after_ok = haystack[end..]
+            .chars()
+            .next()
+            .map_or(true, |c| !c.is_alphanumeric());
+        if before_ok && after_ok {
+            return true;
+        }
+        from = end;
+    }
+    false
+}
+
+/// Cookie banners and legal notices, which are long prose but never article text.
+fn is_notice(lower: &str) -> bool {
+    const NOTICES: &[&str] = &[
+        "cookie",
+        "cookies",
+        "all rights reserved",
+        "privacy policy",
+        "terms of use",
+    ];
+    NOTICES.iter().any(|p| contains_words(lower, p))
+}
+
+fn prompt_kind(text: &str, words: usize) -> Prompt {
+    let lower = text.to_lowercase();
+    // Long lines are judged by structure; only legal and cookie notices are checked there.
+    if words > 40 {
+        return if is_notice(&lower) {
+            Prompt::Strong
+        } else {
+            Prompt::None
+        };
+    }
+    if SUBSTRING_PROMPTS.iter().any(|p| lower.contains(p)) {
+        return Prompt::Strong;
+    }
+    if words <= 15 && STRONG_PROMPTS.iter().any(|p| contains_words(&lower, p)) {
+        return Prompt::Strong;
+    }
+    if words > 15 {
+        return if is_notice(&lower) {
+            Prompt::Strong
+        } else {
+            Prompt::None
+        };
+    }
+    if words <= 6 && WEAK_PROMPTS.iter().any(|p| contains_words(&lower, p)) {
+        return Prompt::Weak;
+    }
+    Prompt::None
+}
+
+/// Evidence from the line itself that it is furniture, whatever its place on the page.
+fn hard_reason(line: &Line, config: &CleanConfig) -> Option<Reason> {
+    let prose = line.is_prose(config);
+    // Prose shared by two pages of a site may be one story published twice, which
+    // near-duplicate detection must still see; on three or more pages it is template
+    // (a site-wide teaser, disclaimer or comment block).
+    let needed = if prose {
+        config.min_template_pages.max(2) + 1
+    } else {
+        config.min_template_pages
+    };
+    if line.template_pages >= needed {
+        return Some(Reason::Template);
+    }
+    if line.prompt == Prompt::Strong && (!prose || line.words <= 15) {
+        return Some(Reason::Prompt);
+    }
+    if line.is_widget() {
+        return Some(Reason::Widget);
+    }
+    if line.looks_like_list() && (line.words >= 8 || line.separators >= 2) {
+        return Some(Reason::NameList);
+    }
+    if line.repeated && !prose {
+        return Some(Reason::RepeatedInPage);
+    }
+    None
+}
+
+/// Inside the article only clear furniture goes: table cells with numbers, Title Case
+/// subheads and repeated list labels stay.
+fn furniture_inside(reason: Reason, line: &Line, copies_outside: u32) -> bool {
+    match reason {
+        Reason::Widget => line.date_like || line.degree,
+        Reason::NameList => line.words >= 20 || line.separators >= 2,
+        Reason::RepeatedInPage => copies_outside > 0,
+        _ => true,
+    }
+}
+
+/// How much a line says "article here" (positive) or "furniture here" (negative).
+fn density_score(line: &Line, hard: Option<Reason>, config: &CleanConfig) -> f64 {
+    if line.is_prose(config) && line.prompt != Prompt::Strong {
+        // Long prose weighs more, capped so one huge line cannot bridge a whole footer.
+        return 1.0 + (line.words.min(60) as f64) / 20.0;
+    }
+    if hard == Some(Reason::Widget) {
+        return -config.widget_penalty;
+    }
+    if hard.is_some() {
+        return -1.0;
+    }
+    if line.words >= config.prose_words {
+        return 0.2;
+    }
+    if line.words >= 5 && line.has_sentence_punct() {
+        return 0.1;
+    }
+    -config.short_penalty
+}
+
+/// Could this line be the headline just above the article?
+fn title_like(line: &Line) -> bool {
+    (4..=30).contains(&line.words)
+        && line.prompt == Prompt::None
+        && line.numeric * 4 < line.words
+        && !line.looks_like_list()
+}
+
+/// The maximum-sum run of scores (Kadane); `None` when no run is positive.
+fn densest_run(scores: &[f64]) -> Option<(usize, usize)> {
+    let mut best: Option<(f64, usize, usize)> = None;
+    let mut sum = 0.0;
+    let mut start = 0;
+    for (i, &s) in scores.iter().enumerate() {
+        if sum <= 0.0 {
+            sum = 0.0;
+            start = i;
+        }
+        sum += s;
+        if sum > 0.0 && best.map_or(true, |(b, _, _)| sum > b) {
+            best = Some((sum, start, i));
+        }
+    }
+    best.map(|(_, a, b)| (a, b))
+}
+
 /// Classify every line of `text`; keep the article, remove furniture with a reason.
+///
+/// Blank lines are neither reported nor classified; runs of them collapse to one.
 pub fn clean(
     text: &str,
     site: Option<&str>,
     templates: Option<&TemplateCounts>,
     config: &CleanConfig,
 ) -> Cleaned {
-    let mut out = Cleaned::default();
-    let mut kept: Vec<&str> = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let trimmed = line.trim();
-        let reason = match (site, templates) {
-            (Some(site), Some(t))
-                if !trimmed.is_empty() && t.pages_with(site, line) >= config.min_template_pages =>
-            {
-                Some(Reason::Template)
-            }
-            _ => None,
-        };
-        match reason {
-            Some(reason) => out.removed.push(RemovedLine {
-                line: i + 1,
-                text: line.to_owned(),
-                reason,
-            }),
-            None => kept.push(line),
+    let raw: Vec<&str> = text.lines().collect();
+    // Indices of non-empty lines and their features.
+    let mut index: Vec<usize> = Vec::new();
+    let mut lines: Vec<Line> = Vec::new();
+    let mut hashes: Vec<u64> = Vec::new();
+    for (i, l) in raw.iter().enumerate() {
+        let t = l.trim();
+        if t.is_empty() {
+            continue;
         }
+        index.push(i);
+        lines.push(Line::new(t));
+        hashes.push(normalized_hash(t));
+    }
+    let mut in_page: AHashMap<u64, u32> = AHashMap::with_capacity(hashes.len());
+    for &h in &hashes {
+        *in_page.entry(h).or_insert(0) += 1;
+    }
+    for (line, &h) in lines.iter_mut().zip(&hashes) {
+        line.repeated = in_page.get(&h).is_some_and(|&n| n >= 2);
+        if let (Some(site), Some(t)) = (site, templates) {
+            line.template_pages = t.pages_with(site, h);
+        }
+    }
+
+    let hard: Vec<Option<Reason>> = lines.iter().map(|l| hard_reason(l, config)).collect();
+    let mut scores: Vec<f64> = lines
+        .iter()
+        .zip(&hard)
+        .map(|(l, h)| density_score(l, *h, config))
+        .collect();
+    // Hard-wrapped text (a paragraph broken mid-sentence, as in OCR or e-mail) is prose even
+    // though each piece is short: a line is a piece when the sentence runs on into the next.
+    for j in 0..lines.len().saturating_sub(1) {
+        if hard[j].is_none()
+            && hard[j + 1].is_none()
+            && !lines[j].ends_sentence
+            && lines[j + 1].starts_lowercase
+        {
+            scores[j] = scores[j].max(0.3);
+            scores[j + 1] = scores[j + 1].max(0.3);
+        }
+    }
+    let region = densest_run(&scores);
+
+    // The headline usually stands a few lines above the body (byline and date between).
+    let mut title: Option<usize> = None;
+    if let Some((start, _)) = region {
+        for j in (start.saturating_sub(4)..start).rev() {
+            if hard[j].is_none() && title_like(&lines[j]) {
+                title = Some(j);
+                break;
+            }
+        }
+    }
+
+    // Copies of each line outside the article: a repeated line inside the article is furniture
+    // only when it also stands outside (a headline echoed in the navigation), not when the
+    // article repeats it (table headers, list labels).
+    let mut outside_count: AHashMap<u64, u32> = AHashMap::new();
+    for (j, &h) in hashes.iter().enumerate() {
+        if !region.is_some_and(|(a, b)| (a..=b).contains(&j)) && lines[j].repeated {
+            *outside_count.entry(h).or_insert(0) += 1;
+        }
+    }
+    let copies_outside = |j: usize| outside_count.get(&hashes[j]).copied().unwrap_or(0);
+
+    let mut decision: Vec<Option<Reason>> = Vec::with_capacity(lines.len());
+    for (j, line) in lines.iter().enumerate() {
+        let inside = region.is_some_and(|(a, b)| (a..=b).contains(&j));
+        let reason = if inside {
+            hard[j].filter(|r| furniture_inside(*r, line, copies_outside(j)))
+        } else if let Some(r) = hard[j] {
+            Some(r)
+        } else if title == Some(j)
+            || (line.words >= config.outside_keep_words && line.has_sentence_punct())
+        {
+            None
+        } else if line.prompt == Prompt::Weak {
+            Some(Reason::Prompt)
+        } else if line.words < config.prose_words {
+            Some(Reason::ShortLine)
+        } else {
+            Some(Reason::OutsideArticle)
+        };
+        decision.push(reason);
+    }
+
+    let mut out = Cleaned::default();
+    let mut kept: Vec<&str> = Vec::with_capacity(raw.len());
+    let mut next = 0; // position in `index`
+    for (i, l) in raw.iter().enumerate() {
+        if next < index.len() && index[next] == i {
+            match decision[next] {
+                Some(reason) => out.removed.push(RemovedLine {
+                    line: i + 1,
+                    text: (*l).to_owned(),
+                    reason,
+                }),
+                None => kept.push(l),
+            }
+            next += 1;
+        } else if kept.last().is_some_and(|k| !k.trim().is_empty()) {
+            kept.push("");
+        }
+    }
+    while kept.last().is_some_and(|k| k.trim().is_empty()) {
+        kept.pop();
     }
     out.text = kept.join("\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PARA_EN: &str = "The council voted on Tuesday to expand the bus network, adding six routes that will connect the northern suburbs with the hospital and the university campus.";
+    const PARA_EN2: &str = "Officials said the new routes would start in March, and that fares would stay at current levels for at least two years while ridership is measured.";
+    const PARA_EN3: &str = "Opposition members argued that the plan was too expensive, but the motion passed with a comfortable majority after a debate that lasted most of the afternoon.";
+    const PARA_IT: &str = "Il consiglio comunale ha approvato martedì l'ampliamento della rete degli autobus, con sei nuove linee che collegheranno i quartieri settentrionali all'ospedale.";
+    const PARA_PT: &str = "A prefeitura anunciou nesta terça-feira a ampliação da rede de ônibus, com seis novas linhas que vão ligar os bairros do norte ao hospital e à universidade.";
+    const PARA_KO: &str = "시의회는 화요일 버스 노선을 확대하는 안을 통과시켰으며, 새로운 여섯 개 노선이 북부 교외 지역과 병원, 대학 캠퍼스를 연결하게 된다고 밝혔다. 관계자들은 요금이 당분간 유지될 것이라고 말했다.";
+
+    fn run(text: &str) -> Cleaned {
+        clean(text, None, None, &CleanConfig::default())
+    }
+
+    fn reason_of(c: &Cleaned, line: &str) -> Option<Reason> {
+        c.removed.iter().find(|r| r.text == line).map(|r| r.reason)
+    }
+
+    fn page(before: &[&str], after: &[&str]) -> String {
+        let mut lines: Vec<&str> = before.to_vec();
+        lines.extend([PARA_EN, PARA_EN2, PARA_EN3]);
+        lines.extend(after);
+        lines.join("\n")
+    }
+
+    #[test]
+    fn list_of_names_is_removed() {
+        let provinces = "Adana Adıyaman Afyon Ağrı Aksaray Amasya Ankara Antalya Ardahan Artvin Aydın Balıkesir Bartın Batman";
+        let c = run(&page(&[provinces], &[]));
+        assert_eq!(reason_of(&c, provinces), Some(Reason::NameList));
+        let menu = "Home | World | Business | Sport | Culture";
+        assert_eq!(
+            reason_of(&run(&page(&[menu], &[])), menu),
+            Some(Reason::NameList)
+        );
+    }
+
+    #[test]
+    fn widgets_are_removed() {
+        for w in [
+            "İstanbul °C",
+            ", 2023",
+            "3 min read",
+            "Nov 18, 2019 at 9:24 pm ET",
+        ] {
+            let c = run(&page(&[w], &[]));
+            assert_eq!(reason_of(&c, w), Some(Reason::Widget), "{w}");
+        }
+    }
+
+    #[test]
+    fn prompts_in_several_languages_are_removed() {
+        for p in [
+            "Be the first to recommend it among your friends",
+            "Subscribe to our newsletter",
+            "Leggi anche",
+            "Leia mais",
+            "Copyright ⓒ Entermedia.co.kr. 무단전재 및 재배포 금지",
+            "© 2019 News Nation. All rights reserved.",
+        ] {
+            let c = run(&page(&[], &[p]));
+            assert_eq!(reason_of(&c, p), Some(Reason::Prompt), "{p}");
+        }
+        // A prompt inside the article is still furniture.
+        let text = [PARA_EN, "Advertisement", PARA_EN2, PARA_EN3].join("\n");
+        assert_eq!(
+            reason_of(&run(&text), "Advertisement"),
+            Some(Reason::Prompt)
+        );
+    }
+
+    #[test]
+    fn repeated_short_lines_go_but_repeated_paragraphs_stay() {
+        let head = "Statement of the world Azerbaijanis";
+        let text = [head, head, PARA_EN, PARA_EN2, PARA_EN, PARA_EN3].join("\n");
+        let c = run(&text);
+        assert_eq!(reason_of(&c, head), Some(Reason::RepeatedInPage));
+        assert_eq!(c.removed.len(), 2);
+        assert_eq!(c.text.matches(PARA_EN).count(), 2);
+    }
+
+    #[test]
+    fn short_lines_outside_the_article_go() {
+        let c = run(&page(
+            &["All news", "Sports", "Weather"],
+            &["About us", "Careers"],
+        ));
+        assert_eq!(reason_of(&c, "All news"), Some(Reason::ShortLine));
+        assert_eq!(reason_of(&c, "Careers"), Some(Reason::ShortLine));
+        assert_eq!(c.text, [PARA_EN, PARA_EN2, PARA_EN3].join("\n"));
+    }
+
+    #[test]
+    fn headline_subheads_and_list_items_of_the_article_stay() {
+        let headline = "Council expands bus network to northern suburbs";
+        let text = [
+            "Menu",
+            headline,
+            PARA_EN,
+            "What changes for riders",
+            PARA_EN2,
+            "Six new routes",
+            "Fares frozen until 2026",
+            PARA_EN3,
+        ]
+        .join("\n");
+        let c = run(&text);
+        assert_eq!(reason_of(&c, "Menu"), Some(Reason::Prompt));
+        assert_eq!(c.removed.len(), 1, "{:?}", c.removed);
+    }
+
+    #[test]
+    fn articles_in_other_languages_stay() {
+        for para in [PARA_IT, PARA_PT, PARA_KO] {
+            let text = [
+                "Home",
+                "Login",
+                para,
+                para.replace('.', ";").as_str(),
+                "© 2019",
+            ]
+            .join("\n");
+            let c = run(&text);
+            assert!(c.text.contains(para), "{para}");
+            assert_eq!(c.removed.len(), 3, "{:?}", c.removed);
+        }
+    }
+
+    #[test]
+    fn template_lines_need_a_known_site() {
+        let shared = "The Springfield Ledger is an independent newspaper.";
+        let pages = [
+            [PARA_EN, shared, PARA_EN2].join("\n"),
+            [PARA_EN3, shared, PARA_IT].join("\n"),
+        ];
+        let mut counts = TemplateCounts::new();
+        for p in &pages {
+            counts.observe(Some("ledger.example"), p);
+            counts.observe(None, p);
+        }
+        let config = CleanConfig::default();
+        for p in &pages {
+            let with_site = clean(p, Some("ledger.example"), Some(&counts), &config);
+            assert_eq!(reason_of(&with_site, shared), Some(Reason::Template));
+            let other_site = clean(p, Some("other.example"), Some(&counts), &config);
+            assert!(other_site.removed.is_empty());
+            let no_site = clean(p, None, Some(&counts), &config);
+            assert!(no_site.removed.is_empty());
+        }
+    }
+
+    #[test]
+    fn template_ignores_digits_case_and_spacing() {
+        let mut counts = TemplateCounts::new();
+        counts.observe(Some("s"), "Join 513 other subscribers");
+        counts.observe(Some("s"), "join  72 Other subscribers");
+        let line = "JOIN 9 OTHER SUBSCRIBERS";
+        let hash = normalized_hash(line);
+        assert_eq!(counts.pages_with("s", hash), 2);
+        let mut merged = TemplateCounts::new();
+        merged.merge(counts.clone());
+        merged.merge(counts);
+        assert_eq!(merged.pages_with("s", hash), 4);
+    }
+
+    #[test]
+    fn line_numbers_are_one_based_and_blank_runs_collapse() {
+        let text = format!("Menu\n\n\n{PARA_EN}\n\n\n{PARA_EN2}\n");
+        let c = run(&text);
+        assert_eq!(c.removed[0].line, 1);
+        assert_eq!(c.text, format!("{PARA_EN}\n\n{PARA_EN2}"));
+        assert!(run("").text.is_empty());
+        assert!(run("\n\n").removed.is_empty());
+    }
+
+    #[test]
+    fn hard_wrapped_paragraphs_stay() {
+        let text = [
+            "Home",
+            PARA_EN,
+            "The company said the unit was only about",
+            "one pct complete and was scheduled for",
+            "commercial service in 1992.",
+            PARA_EN2,
+        ]
+        .join("\n");
+        let c = run(&text);
+        assert_eq!(c.removed.len(), 1, "{:?}", c.removed);
+    }
+
+    #[test]
+    fn densest_run_finds_the_best_segment() {
+        assert_eq!(
+            densest_run(&[-1.0, 2.0, -0.5, 2.0, -3.0, 1.0]),
+            Some((1, 3))
+        );
+        assert_eq!(densest_run(&[-1.0, -2.0]), None);
+        assert_eq!(densest_run(&[]), None);
+    }
 }

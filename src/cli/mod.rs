@@ -3,6 +3,7 @@
 //! Exit codes (also in `--help` and the README): 0 success; 1 a `check` budget was exceeded;
 //! 2 bad input or usage. A closed stdout (broken pipe) is success.
 
+mod clean;
 mod common;
 mod dedup;
 mod eval;
@@ -38,6 +39,8 @@ struct Cli {
 enum Command {
     /// Cluster near-duplicate documents (the main job).
     Dedup(Box<dedup::DedupArgs>),
+    /// Strip boilerplate lines: cleaned corpus plus a report of removed lines with reasons.
+    Clean(clean::CleanArgs),
     /// Score a clustering against truth labels (ARI, pairwise and B-cubed F1).
     Eval(eval::EvalArgs),
     /// Find statements shared by different stories, with their offsets in the original text.
@@ -50,6 +53,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Dedup(args) => dedup::run(*args),
+        Command::Clean(args) => clean::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Passages(args) => passages::run(*args),
         Command::Explain(args) => explain::run(*args),

@@ -1,0 +1,146 @@
+//! `copydesk clean` on the real scraped samples and on a small multi-site fixture.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+fn read_jsonl(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).expect("output file");
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect()
+}
+
+/// Runs `copydesk clean` and returns (id -> cleaned text, id -> {line: (text, reason)}).
+type Removed = BTreeMap<String, BTreeMap<u64, (String, String)>>;
+
+fn run_clean(input: &Path) -> (Vec<(String, String)>, Removed) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("cleaned.jsonl");
+    let report = dir.path().join("removed.jsonl");
+    Command::cargo_bin("copydesk")
+        .expect("binary")
+        .arg("clean")
+        .arg(input)
+        .arg("--output")
+        .arg(&out)
+        .arg("--report")
+        .arg(&report)
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("documents"));
+    let docs = read_jsonl(&out)
+        .into_iter()
+        .map(|v| {
+            (
+                v["id"].as_str().expect("id").to_owned(),
+                v["text"].as_str().expect("text").to_owned(),
+            )
+        })
+        .collect();
+    let mut removed: Removed = BTreeMap::new();
+    for v in read_jsonl(&report) {
+        removed
+            .entry(v["id"].as_str().expect("id").to_owned())
+            .or_default()
+            .insert(
+                v["line"].as_u64().expect("line"),
+                (
+                    v["text"].as_str().expect("text").to_owned(),
+                    v["reason"].as_str().expect("reason").to_owned(),
+                ),
+            );
+    }
+    (docs, removed)
+}
+
+#[test]
+fn samples_lose_their_furniture_and_keep_every_paragraph() {
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let (docs, removed) = run_clean(&samples);
+    assert_eq!(docs.len(), 5);
+
+    // (file, 1-based line, reason): all the furniture of the five samples.
+    let furniture: &[(&str, u64, &str)] = &[
+        ("001_1ea3dea3c7d33062.txt", 1, "short_line"), // "All news"
+        ("004_9317b217fb2c2362.txt", 1, "name_list"),  // the 81 provinces
+        ("004_9317b217fb2c2362.txt", 2, "widget"),     // "İstanbul °C"
+        ("004_9317b217fb2c2362.txt", 4, "repeated_in_page"),
+        ("004_9317b217fb2c2362.txt", 6, "repeated_in_page"),
+        ("004_9317b217fb2c2362.txt", 12, "repeated_in_page"),
+        ("004_9317b217fb2c2362.txt", 14, "widget"), // ", 2023"
+        ("004_9317b217fb2c2362.txt", 16, "repeated_in_page"),
+        ("004_9317b217fb2c2362.txt", 55, "prompt"), // "Be the first to recommend it ..."
+    ];
+    let expected: BTreeSet<(String, u64, String)> = furniture
+        .iter()
+        .map(|(id, line, reason)| (id.to_string(), *line, reason.to_string()))
+        .collect();
+    let got: BTreeSet<(String, u64, String)> = removed
+        .iter()
+        .flat_map(|(id, lines)| {
+            lines
+                .iter()
+                .map(move |(line, (_, reason))| (id.clone(), *line, reason.clone()))
+        })
+        .collect();
+    assert_eq!(got, expected);
+
+    // Every other non-empty line (headlines, subheads, body paragraphs) is kept, in order.
+    for (id, cleaned) in &docs {
+        let original = std::fs::read_to_string(samples.join(id)).expect("sample");
+        let gone = removed.get(id);
+        let kept: Vec<&str> = original
+            .lines()
+            .enumerate()
+            .filter(|(i, l)| {
+                !l.trim().is_empty() && !gone.is_some_and(|g| g.contains_key(&(*i as u64 + 1)))
+            })
+            .map(|(_, l)| l)
+            .collect();
+        let out: Vec<&str> = cleaned.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(out, kept, "{id}");
+    }
+    let by_id: BTreeMap<&str, &str> = docs.iter().map(|(i, t)| (i.as_str(), t.as_str())).collect();
+    assert!(by_id["003_c87b7926864de8b2.txt"]
+        .starts_with("Russia calls for withdrawal of foreign mercenaries from Nagorno-Karabakh\n"));
+    assert!(by_id["002_b66736e49eee30f9.txt"]
+        .contains("\nAlleged foreign terrorist from Russia! Mercenaries in Nagorno-Karabakh.\n"));
+    assert!(by_id["004_9317b217fb2c2362.txt"].starts_with("“We – Azerbaijanis living"));
+}
+
+#[test]
+fn site_templates_go_only_when_the_site_is_known() {
+    let para = [
+        "The council voted on Tuesday to expand the bus network, adding six routes that will connect the northern suburbs with the hospital.",
+        "Officials said the new routes would start in March, and that fares would stay at current levels for at least two years.",
+        "Farmers in the valley reported the earliest harvest in a decade, helped by a warm spring and steady rain through the summer months.",
+        "Prices at the weekly market fell by a third as growers brought more fruit than the local buyers and canneries could take in.",
+    ];
+    let template = "The Springfield Ledger is an independent newspaper.";
+    let page = |a: &str, b: &str| format!("{a}\n{template}\n{b}");
+    let records = [
+        serde_json::json!({"id": "site-1", "site": "ledger.example", "text": page(para[0], para[1])}),
+        serde_json::json!({"id": "site-2", "site": "ledger.example", "text": page(para[2], para[3])}),
+        serde_json::json!({"id": "free-1", "text": page(para[0], para[1])}),
+        serde_json::json!({"id": "free-2", "text": page(para[2], para[3])}),
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("corpus.jsonl");
+    let body: String = records.iter().map(|r| format!("{r}\n")).collect();
+    std::fs::write(&input, body).expect("write fixture");
+
+    let (docs, removed) = run_clean(&input);
+    let ids: Vec<&str> = docs.iter().map(|(i, _)| i.as_str()).collect();
+    assert_eq!(ids, ["site-1", "site-2", "free-1", "free-2"]);
+    for id in ["site-1", "site-2"] {
+        let lines = &removed[id];
+        assert_eq!(lines.len(), 1, "{id}: {lines:?}");
+        assert_eq!(lines[&2], (template.to_owned(), "template".to_owned()));
+    }
+    assert!(!removed.contains_key("free-1") && !removed.contains_key("free-2"));
+    for (id, text) in &docs {
+        assert_eq!(text.contains(template), id.starts_with("free"), "{id}");
+    }
+}
