@@ -39,6 +39,17 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// True for reasons read from the line itself (template, prompt, list of names, repeat in
+    /// the page). Matching ignores only these: the page-shape guesses (short line, outside the
+    /// article, widget) also catch wire-copy table rows such as "Shr 69 cts vs 56 cts", and
+    /// dropping those made near-duplicate detection worse on the benchmark.
+    pub fn is_line_evidence(&self) -> bool {
+        matches!(
+            self,
+            Reason::Template | Reason::Prompt | Reason::NameList | Reason::RepeatedInPage
+        )
+    }
+
     /// All reasons, in the order summaries list them.
     pub const ALL: [Reason; 7] = [
         Reason::Template,
@@ -469,11 +480,11 @@ fn contains_words(haystack: &str, needle: &str) -> bool {
         let before_ok = haystack[..start]
             .chars()
             .next_back()
-            .map_or(true, |c| !c.is_alphanumeric());
+            .is_none_or(|c| !c.is_alphanumeric());
         let after_ok = haystack[end..]
             .chars()
             .next()
-            .map_or(true, |c| !c.is_alphanumeric());
+            .is_none_or(|c| !c.is_alphanumeric());
         if before_ok && after_ok {
             return true;
         }
@@ -603,7 +614,7 @@ fn densest_run(scores: &[f64]) -> Option<(usize, usize)> {
             start = i;
         }
         sum += s;
-        if sum > 0.0 && best.map_or(true, |(b, _, _)| sum > b) {
+        if sum > 0.0 && best.is_none_or(|(b, _, _)| sum > b) {
             best = Some((sum, start, i));
         }
     }
@@ -730,6 +741,23 @@ pub fn clean(
     }
     out.text = kept.join("\n");
     out
+}
+
+/// The text matching works on: `text` without the removed lines whose reason
+/// [`Reason::is_line_evidence`].
+pub fn matching_text(text: &str, cleaned: &Cleaned) -> String {
+    let drop: std::collections::BTreeSet<usize> = cleaned
+        .removed
+        .iter()
+        .filter(|r| r.reason.is_line_evidence())
+        .map(|r| r.line)
+        .collect();
+    text.lines()
+        .enumerate()
+        .filter(|(i, _)| !drop.contains(&(i + 1)))
+        .map(|(_, l)| l)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]

@@ -58,7 +58,16 @@ fn run_clean(input: &Path) -> (Vec<(String, String)>, Removed) {
 #[test]
 fn samples_lose_their_furniture_and_keep_every_paragraph() {
     let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
-    let (docs, removed) = run_clean(&samples);
+    let (docs, mut removed) = run_clean(&samples);
+    assert_eq!(docs.len(), 8);
+    // The five seed articles; the reprints 005-007 carry furniture of their own.
+    let is_seed = |id: &str| {
+        ["000_", "001_", "002_", "003_", "004_"]
+            .iter()
+            .any(|p| id.starts_with(p))
+    };
+    let docs: Vec<(String, String)> = docs.into_iter().filter(|(id, _)| is_seed(id)).collect();
+    removed.retain(|id, _| is_seed(id));
     assert_eq!(docs.len(), 5);
 
     // (file, 1-based line, reason): all the furniture of the five samples.

@@ -127,7 +127,8 @@ impl DedupArgs {
     }
 }
 
-/// Cleaned texts of all documents (pass 1 counts template lines per site).
+/// The texts matching works on: lines removed as boilerplate on line evidence are dropped
+/// (see `boilerplate::matching_text`; pass 1 counts template lines per site).
 pub fn cleaned_texts(docs: &[copydesk::doc::Doc], clean: bool) -> Vec<std::borrow::Cow<'_, str>> {
     if !clean {
         return docs.iter().map(|d| d.text.as_str().into()).collect();
@@ -145,9 +146,8 @@ pub fn cleaned_texts(docs: &[copydesk::doc::Doc], clean: bool) -> Vec<std::borro
         });
     docs.par_iter()
         .map(|d| {
-            boilerplate::clean(&d.text, d.site.as_deref(), Some(&templates), &config)
-                .text
-                .into()
+            let cleaned = boilerplate::clean(&d.text, d.site.as_deref(), Some(&templates), &config);
+            boilerplate::matching_text(&d.text, &cleaned).into()
         })
         .collect()
 }
