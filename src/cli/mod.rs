@@ -3,9 +3,11 @@
 //! Exit codes (also in `--help` and the README): 0 success; 1 a `check` budget was exceeded;
 //! 2 bad input or usage. A closed stdout (broken pipe) is success.
 
+mod check;
 mod common;
 mod dedup;
 mod eval;
+mod index;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -35,7 +37,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Cluster near-duplicate documents (the main job).
-    Dedup(Box<dedup::DedupArgs>),
+    Dedup(Box<index::DedupCommand>),
+    /// Add documents to a persistent index, or show what one holds.
+    Index(index::IndexArgs),
+    /// Check a corpus against duplicate and boilerplate budgets (for CI; exit code 1 when over).
+    Check(Box<check::CheckArgs>),
     /// Score a clustering against truth labels (ARI, pairwise and B-cubed F1).
     Eval(eval::EvalArgs),
 }
@@ -43,7 +49,9 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Dedup(args) => dedup::run(*args),
+        Command::Dedup(args) => index::run_dedup(*args),
+        Command::Index(args) => index::run(args),
+        Command::Check(args) => check::run(*args),
         Command::Eval(args) => eval::run(args),
     };
     match result {
