@@ -225,6 +225,8 @@ pub struct Against {
     /// Number of stored documents (they come first).
     pub stored: usize,
     pub outcome: dedup::Outcome,
+    /// Time spent reading and decoding the stored sketches.
+    pub load_seconds: f64,
 }
 
 /// Load `index`, check its parameters, and cluster its documents with `new`.
@@ -234,8 +236,10 @@ pub fn cluster_against(
     docs: &[Doc],
     new: Vec<Sketch>,
 ) -> Result<Against> {
+    let started = Instant::now();
     let index = Index::open(index)?;
     let stored = index.load(parameters)?;
+    let load_seconds = started.elapsed().as_secs_f64();
     let stored_count = stored.ids.len();
     let mut ids = stored.ids;
     ids.extend(docs.iter().map(|d| d.id.clone()));
@@ -246,6 +250,7 @@ pub fn cluster_against(
         ids,
         stored: stored_count,
         outcome,
+        load_seconds,
     })
 }
 
@@ -307,6 +312,7 @@ fn dedup_against(args: DedupArgs, index: PathBuf) -> Result<ExitCode> {
                 "candidate_pairs": against.outcome.candidate_pairs,
                 "verified_edges": against.outcome.verified_edges,
                 "seconds": (seconds * 1000.0).round() / 1000.0,
+                "load_seconds": (against.load_seconds * 1000.0).round() / 1000.0,
                 "parameters": {
                     "config": parameters.config,
                     "clean": parameters.clean,
