@@ -78,7 +78,8 @@ pub struct DedupCommand {
     pub dedup: DedupArgs,
     /// Also compare with every document stored in this index. Output lines are written for the
     /// new documents only; duplicate_of names a stored id when the match is historical. All
-    /// stored sketches are loaded into memory (about the memory of sketching them afresh).
+    /// stored sketches are loaded into memory: about 8 KB per stored news article at the default
+    /// parameters (1.7 GB for 200,000).
     /// Cluster numbers count the stored documents first.
     #[arg(long, value_name = "INDEX")]
     pub against: Option<PathBuf>,
