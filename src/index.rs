@@ -163,14 +163,21 @@ impl Index {
         let conn = Connection::open_with_flags(path, flags).map_err(|e| describe(path, e))?;
         conn.busy_timeout(lock_timeout)
             .map_err(|e| describe(path, e))?;
+        let index = Index {
+            conn,
+            path: path.to_path_buf(),
+        };
+        // Before any setting is written: a foreign database is refused untouched.
+        index.check_format()?;
+        let conn = &index.conn;
         // Large pages keep a whole sketch (a few KiB) in its page instead of spilling it to
         // overflow pages: about 15% smaller files and faster scans. Only takes effect when the
         // file is new.
         conn.pragma_update(None, "page_size", PAGE_SIZE)
-            .map_err(|e| describe(path, e))?;
+            .map_err(|e| index.err(e))?;
         let mode: String = conn
             .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-            .map_err(|e| describe(path, e))?;
+            .map_err(|e| index.err(e))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(Error::Index(format!(
                 "{}: cannot switch to WAL mode (got {mode}); is it on a network file system?",
@@ -179,12 +186,7 @@ impl Index {
         }
         // FULL: a committed batch survives power loss too, at one fsync per batch.
         conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(|e| describe(path, e))?;
-        let index = Index {
-            conn,
-            path: path.to_path_buf(),
-        };
-        index.check_format()?;
+            .map_err(|e| index.err(e))?;
         Ok(index)
     }
 

@@ -178,6 +178,20 @@ fn not_an_index_is_refused() {
         .assert()
         .code(2)
         .stderr(contains("not a copydesk index"));
+    // Another program's SQLite database is refused, and left as it was (no WAL switch).
+    let foreign = dir.path().join("foreign.db");
+    Connection::open(&foreign)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x INTEGER)")
+        .unwrap();
+    add(&foreign, &data("batch_a.jsonl"))
+        .code(2)
+        .stderr(contains("not a copydesk index"));
+    let mode: String = Connection::open(&foreign)
+        .unwrap()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "delete");
     copydesk()
         .args(["index", "stats"])
         .arg(dir.path().join("missing.index"))
