@@ -23,6 +23,16 @@ pub enum Error {
     Config(String),
     #[error("index: {0}")]
     Index(String),
+    #[error("index: {0}: the index is locked by another writer (one batch is added at a time; readers are never blocked)")]
+    Locked(PathBuf),
+    #[error("index: {path}: parameters differ from those the index was built with: {differences}")]
+    Incompatible { path: PathBuf, differences: String },
+    #[error("index: {path}: id {id:?} is already in the index (batch {batch})")]
+    DuplicateId {
+        path: PathBuf,
+        id: String,
+        batch: i64,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -33,6 +33,23 @@ pub struct DedupArgs {
     /// Also write the corpus without duplicates ({"id", "text"} JSONL, original text).
     #[arg(long, value_name = "FILE")]
     pub write_deduped: Option<PathBuf>,
+    #[command(flatten)]
+    pub matching: MatchArgs,
+    /// Do not strip boilerplate lines before matching.
+    #[arg(long)]
+    pub no_clean: bool,
+    /// Worker threads (0: one per core). The output does not depend on it.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Summary on stderr: a readable text, or one JSON object with counts and parameters.
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub summary: SummaryFormat,
+}
+
+/// The matching flags: everything that goes into [`DedupConfig`]. Shared by `dedup`,
+/// `index add` and `check`, so an index and its queries speak the same parameters.
+#[derive(Args, Debug, Clone)]
+pub struct MatchArgs {
     /// Minimum similarity for two documents to be the same story.
     #[arg(long, default_value_t = DedupConfig::default().threshold, help_heading = "Matching")]
     pub threshold: f64,
@@ -83,15 +100,6 @@ pub struct DedupArgs {
     /// Which document of a cluster is kept: the first in input order, or the longest.
     #[arg(long, value_enum, default_value_t = Keep::First)]
     pub keep: Keep,
-    /// Do not strip boilerplate lines before matching.
-    #[arg(long)]
-    pub no_clean: bool,
-    /// Worker threads (0: one per core). The output does not depend on it.
-    #[arg(long, default_value_t = 0)]
-    pub threads: usize,
-    /// Summary on stderr: a readable text, or one JSON object with counts and parameters.
-    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
-    pub summary: SummaryFormat,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -101,6 +109,13 @@ pub enum SummaryFormat {
 }
 
 impl DedupArgs {
+    pub fn config(&self) -> Result<DedupConfig> {
+        self.matching.config()
+    }
+}
+
+impl MatchArgs {
+    /// The validated dedup configuration these flags describe.
     pub fn config(&self) -> Result<DedupConfig> {
         let config = DedupConfig {
             method: self.method,

@@ -3,11 +3,13 @@
 //! Exit codes (also in `--help` and the README): 0 success; 1 a `check` budget was exceeded;
 //! 2 bad input or usage. A closed stdout (broken pipe) is success.
 
+mod check;
 mod clean;
 mod common;
 mod dedup;
 mod eval;
 mod explain;
+mod index;
 mod passages;
 
 use clap::{Parser, Subcommand};
@@ -38,9 +40,13 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Cluster near-duplicate documents (the main job).
-    Dedup(Box<dedup::DedupArgs>),
+    Dedup(Box<index::DedupCommand>),
     /// Strip boilerplate lines: cleaned corpus plus a report of removed lines with reasons.
     Clean(clean::CleanArgs),
+    /// Add documents to a persistent index, or show what one holds.
+    Index(index::IndexArgs),
+    /// Check a corpus against duplicate and boilerplate budgets (for CI; exit code 1 when over).
+    Check(Box<check::CheckArgs>),
     /// Score a clustering against truth labels (ARI, pairwise and B-cubed F1).
     Eval(eval::EvalArgs),
     /// Find statements shared by different stories, with their offsets in the original text.
@@ -52,8 +58,10 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Dedup(args) => dedup::run(*args),
+        Command::Dedup(args) => index::run_dedup(*args),
         Command::Clean(args) => clean::run(args),
+        Command::Index(args) => index::run(args),
+        Command::Check(args) => check::run(*args),
         Command::Eval(args) => eval::run(args),
         Command::Passages(args) => passages::run(*args),
         Command::Explain(args) => explain::run(*args),
