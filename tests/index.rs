@@ -62,7 +62,8 @@ fn add_then_stats() {
     assert_eq!(s["batches"], 1);
     assert_eq!(s["format_version"], 1);
     assert_eq!(s["hash"], "xxh3-64 seed 0x636f70796465736b");
-    assert_eq!(s["parameters"]["config"]["shingle"]["ngram"], 3);
+    let ngram = copydesk::dedup::DedupConfig::default().shingle.ngram;
+    assert_eq!(s["parameters"]["config"]["shingle"]["ngram"], ngram);
     assert_eq!(s["parameters"]["clean"], true);
     assert!(s["file_bytes"].as_u64().unwrap() > 0);
     add(&index, &data("batch_b.jsonl")).success();
@@ -114,13 +115,17 @@ fn incompatible_parameters_are_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let index = dir.path().join("news.index");
     add(&index, &data("batch_a.jsonl")).success();
+    let ngram = copydesk::dedup::DedupConfig::default().shingle.ngram;
     copydesk()
-        .args(["index", "add", "--ngram", "4"])
+        .args(["index", "add", "--ngram", &(ngram + 1).to_string()])
         .arg(&index)
         .arg(data("batch_b.jsonl"))
         .assert()
         .code(2)
-        .stderr(contains("config.shingle.ngram (index: 3, this run: 4)"));
+        .stderr(contains(format!(
+            "config.shingle.ngram (index: {ngram}, this run: {})",
+            ngram + 1
+        )));
     copydesk()
         .args(["dedup", "-o", "-", "--threshold", "0.7", "--against"])
         .arg(&index)
