@@ -15,7 +15,9 @@
 //! Pass 1 ([`TemplateCounts::observe`]) keeps only 64-bit line hashes and counts, never text.
 //! Both passes are linear in the input; the result depends only on the input (deterministic).
 
+use crate::doc::Doc;
 use ahash::AHashMap;
+use rayon::prelude::*;
 use serde::Serialize;
 
 /// Why a line was removed.
@@ -153,6 +155,19 @@ fn site_key(site: &str, line_hash: u64) -> u64 {
 }
 
 impl TemplateCounts {
+    /// Pass 1 over a corpus: every page's lines counted under its site, in parallel.
+    pub fn from_docs(docs: &[Doc]) -> TemplateCounts {
+        docs.par_iter()
+            .fold(TemplateCounts::new, |mut t, d| {
+                t.observe(d.site.as_deref(), &d.text);
+                t
+            })
+            .reduce(TemplateCounts::new, |mut a, b| {
+                a.merge(b);
+                a
+            })
+    }
+
     pub fn new() -> Self {
         Self::default()
     }
@@ -743,21 +758,40 @@ pub fn clean(
     out
 }
 
-/// The text matching works on: `text` without the removed lines whose reason
-/// [`Reason::is_line_evidence`].
+impl Cleaned {
+    /// The removed lines that matching ignores: those whose reason is line evidence
+    /// ([`Reason::is_line_evidence`]).
+    pub fn ignored_lines(&self) -> impl Iterator<Item = &RemovedLine> {
+        self.removed.iter().filter(|r| r.reason.is_line_evidence())
+    }
+}
+
+/// The text matching works on: `text` without the lines of [`Cleaned::ignored_lines`].
 pub fn matching_text(text: &str, cleaned: &Cleaned) -> String {
-    let drop: std::collections::BTreeSet<usize> = cleaned
-        .removed
-        .iter()
-        .filter(|r| r.reason.is_line_evidence())
-        .map(|r| r.line)
-        .collect();
+    let drop: std::collections::BTreeSet<usize> = cleaned.ignored_lines().map(|r| r.line).collect();
     text.lines()
         .enumerate()
         .filter(|(i, _)| !drop.contains(&(i + 1)))
         .map(|(_, l)| l)
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Clean every document of a corpus: template lines are counted over the whole corpus first.
+/// `progress` is called once per cleaned document (from any thread).
+pub fn clean_docs(
+    docs: &[Doc],
+    config: &CleanConfig,
+    progress: &(dyn Fn() + Sync),
+) -> Vec<Cleaned> {
+    let templates = TemplateCounts::from_docs(docs);
+    docs.par_iter()
+        .map(|d| {
+            let cleaned = clean(&d.text, d.site.as_deref(), Some(&templates), config);
+            progress();
+            cleaned
+        })
+        .collect()
 }
 
 #[cfg(test)]

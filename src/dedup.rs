@@ -16,7 +16,9 @@
 //! The result depends only on the documents and the config: candidate pairs are sorted,
 //! verification is a pure function of a pair, and union-find roots are smallest indices.
 
+use crate::boilerplate::{self, CleanConfig};
 use crate::cluster::{self, Keep, UnionFind};
+use crate::doc::Doc;
 use crate::lsh::{self, Bands};
 use crate::minhash::{self, Signature};
 use crate::normalize::normalize;
@@ -179,6 +181,47 @@ pub fn matching_texts(texts: &[&str], config: &DedupConfig) -> Vec<String> {
         .par_iter()
         .map(|t| without_lines(t, &repeated, config.repeat_max_words))
         .collect()
+}
+
+/// Sketch texts as dedup matches them: repeated lines out ([`matching_texts`]), then
+/// [`sketch`]. `progress` is called once per sketched document (from any thread).
+pub fn sketch_texts(
+    texts: &[&str],
+    config: &DedupConfig,
+    progress: &(dyn Fn() + Sync),
+) -> Vec<Sketch> {
+    matching_texts(texts, config)
+        .par_iter()
+        .map(|t| {
+            let s = sketch(t, config);
+            progress();
+            s
+        })
+        .collect()
+}
+
+/// Sketch documents as dedup matches them. With `clean`, boilerplate lines that matching
+/// ignores are dropped first ([`boilerplate::matching_text`]). Every command that compares
+/// documents (dedup, index, check, explain, passages) goes through here or [`sketch_texts`].
+pub fn sketch_docs(
+    docs: &[Doc],
+    config: &DedupConfig,
+    clean: bool,
+    progress: &(dyn Fn() + Sync),
+) -> Vec<Sketch> {
+    if !clean {
+        let texts: Vec<&str> = docs.iter().map(|d| d.text.as_str()).collect();
+        return sketch_texts(&texts, config, progress);
+    }
+    let cleaned = boilerplate::clean_docs(docs, &CleanConfig::default(), &|| {});
+    let texts: Vec<String> = docs
+        .par_iter()
+        .zip(&cleaned)
+        .map(|(d, c)| boilerplate::matching_text(&d.text, c))
+        .collect();
+    drop(cleaned);
+    let texts: Vec<&str> = texts.iter().map(|t| t.as_str()).collect();
+    sketch_texts(&texts, config, progress)
 }
 
 /// Hash of a normalized line with fewer than `max_words` words (None: empty, too long, or

@@ -7,7 +7,7 @@ use super::dedup::MatchArgs;
 use super::index::cluster_against;
 use anyhow::Result;
 use clap::Args;
-use copydesk::boilerplate::{self, CleanConfig, TemplateCounts};
+use copydesk::boilerplate::{self, CleanConfig};
 use copydesk::dedup;
 use copydesk::index::{Index, Parameters};
 use rayon::prelude::*;
@@ -93,40 +93,33 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     let loaded = args.input.load()?;
     let docs = &loaded.docs;
 
-    // Clean every document to count its removed lines, whether or not matching uses the result.
-    let clean_config = CleanConfig::default();
-    let templates = docs
-        .par_iter()
-        .fold(TemplateCounts::new, |mut t, d| {
-            t.observe(d.site.as_deref(), &d.text);
-            t
-        })
-        .reduce(TemplateCounts::new, |mut a, b| {
-            a.merge(b);
-            a
-        });
-    let sketched: Vec<(dedup::Sketch, usize, usize)> = docs
-        .par_iter()
-        .map(|d| {
-            let cleaned =
-                boilerplate::clean(&d.text, d.site.as_deref(), Some(&templates), &clean_config);
-            let lines = d.text.lines().filter(|l| !l.trim().is_empty()).count();
-            let removed = cleaned
-                .removed
+    // Clean every document once: the removed lines give the boilerplate rate, and matching
+    // works on the same result, exactly as `dedup` does.
+    let cleaned = boilerplate::clean_docs(docs, &CleanConfig::default(), &|| {});
+    let lines: usize = docs
+        .iter()
+        .map(|d| d.text.lines().filter(|l| !l.trim().is_empty()).count())
+        .sum();
+    let removed: usize = cleaned
+        .iter()
+        .map(|c| {
+            c.removed
                 .iter()
                 .filter(|r| !r.text.trim().is_empty())
-                .count();
-            let text = if parameters.clean {
-                cleaned.text.as_str()
-            } else {
-                d.text.as_str()
-            };
-            (dedup::sketch(text, &parameters.config), lines, removed)
+                .count()
         })
-        .collect();
-    let lines: usize = sketched.iter().map(|s| s.1).sum();
-    let removed: usize = sketched.iter().map(|s| s.2).sum();
-    let sketches: Vec<dedup::Sketch> = sketched.into_iter().map(|s| s.0).collect();
+        .sum();
+    let texts: Vec<String> = if parameters.clean {
+        docs.par_iter()
+            .zip(&cleaned)
+            .map(|(d, c)| boilerplate::matching_text(&d.text, c))
+            .collect()
+    } else {
+        docs.iter().map(|d| d.text.clone()).collect()
+    };
+    drop(cleaned);
+    let texts: Vec<&str> = texts.iter().map(|t| t.as_str()).collect();
+    let sketches = dedup::sketch_texts(&texts, &parameters.config, &|| {});
 
     let (assignments, stored) = match &args.against {
         Some(index) => {

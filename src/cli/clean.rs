@@ -6,8 +6,7 @@
 use super::common::{init_threads, AtomicOutput, InputArgs, Progress};
 use anyhow::Result;
 use clap::Args;
-use copydesk::boilerplate::{self, CleanConfig, Cleaned, Reason, TemplateCounts};
-use rayon::prelude::*;
+use copydesk::boilerplate::{self, CleanConfig, Cleaned, Reason};
 use serde_json::json;
 use std::io::Write;
 use std::path::PathBuf;
@@ -71,29 +70,11 @@ pub fn run(args: CleanArgs) -> Result<ExitCode> {
     let loaded = args.input.load()?;
     let docs = &loaded.docs;
 
-    let templates = docs
-        .par_iter()
-        .fold(TemplateCounts::new, |mut t, d| {
-            t.observe(d.site.as_deref(), &d.text);
-            t
-        })
-        .reduce(TemplateCounts::new, |mut a, b| {
-            a.merge(b);
-            a
-        });
     let cleaning = Instant::now();
     let progress = Progress::bar("cleaning", docs.len());
-    let cleaned: Vec<Cleaned> = docs
-        .par_iter()
-        .map(|d| {
-            let c = boilerplate::clean(&d.text, d.site.as_deref(), Some(&templates), &config);
-            progress.inc();
-            c
-        })
-        .collect();
+    let cleaned: Vec<Cleaned> = boilerplate::clean_docs(docs, &config, &|| progress.inc());
     progress.finish();
     let clean_seconds = cleaning.elapsed().as_secs_f64();
-    drop(templates);
 
     let mut out = AtomicOutput::create(&args.output)?;
     for (doc, c) in docs.iter().zip(&cleaned) {

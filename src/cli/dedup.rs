@@ -3,15 +3,14 @@
 use super::common::{init_threads, AtomicOutput, InputArgs, Progress};
 use anyhow::Result;
 use clap::Args;
-use copydesk::boilerplate::{self, CleanConfig, TemplateCounts};
 use copydesk::cluster::Keep;
 use copydesk::dedup::{self, DedupConfig, Method};
+use copydesk::doc::Doc;
 use copydesk::shingle::{ShingleConfig, Unit};
 use copydesk::verify::Similarity;
-use rayon::prelude::*;
 use serde_json::json;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -142,29 +141,46 @@ impl MatchArgs {
     }
 }
 
-/// The texts matching works on: lines removed as boilerplate on line evidence are dropped
-/// (see `boilerplate::matching_text`; pass 1 counts template lines per site).
-pub fn cleaned_texts(docs: &[copydesk::doc::Doc], clean: bool) -> Vec<std::borrow::Cow<'_, str>> {
-    if !clean {
-        return docs.iter().map(|d| d.text.as_str().into()).collect();
-    }
-    let config = CleanConfig::default();
-    let templates = docs
-        .par_iter()
-        .fold(TemplateCounts::new, |mut t, d| {
-            t.observe(d.site.as_deref(), &d.text);
-            t
-        })
-        .reduce(TemplateCounts::new, |mut a, b| {
-            a.merge(b);
-            a
+/// Sketch every document as dedup matches it, with a progress bar on a terminal.
+pub fn sketch_docs(docs: &[Doc], config: &DedupConfig, clean: bool) -> Vec<dedup::Sketch> {
+    let progress = Progress::bar("sketching", docs.len());
+    let sketches = dedup::sketch_docs(docs, config, clean, &|| progress.inc());
+    progress.finish();
+    sketches
+}
+
+/// Write one clusters line per document of `docs`; `kept_id` names the kept document of
+/// an assignment's `duplicate_of` index.
+pub fn write_clusters<'a>(
+    path: &Path,
+    docs: &[Doc],
+    assignments: &[dedup::Assignment],
+    kept_id: impl Fn(u32) -> &'a str,
+) -> Result<()> {
+    let mut out = AtomicOutput::create(path)?;
+    for (doc, a) in docs.iter().zip(assignments) {
+        let line = json!({
+            "id": doc.id,
+            "cluster": a.cluster,
+            "duplicate_of": a.duplicate_of.map(&kept_id),
+            "similarity": a.similarity.map(|s| (s * 1e6).round() / 1e6),
         });
-    docs.par_iter()
-        .map(|d| {
-            let cleaned = boilerplate::clean(&d.text, d.site.as_deref(), Some(&templates), &config);
-            boilerplate::matching_text(&d.text, &cleaned).into()
-        })
-        .collect()
+        serde_json::to_writer(&mut out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    out.commit()
+}
+
+/// Write the documents that are not duplicates (`{"id", "text"}`, original text).
+pub fn write_deduped(path: &Path, docs: &[Doc], assignments: &[dedup::Assignment]) -> Result<()> {
+    let mut out = AtomicOutput::create(path)?;
+    for (doc, a) in docs.iter().zip(assignments) {
+        if a.duplicate_of.is_none() {
+            serde_json::to_writer(&mut out, &json!({"id": doc.id, "text": doc.text}))?;
+            out.write_all(b"\n")?;
+        }
+    }
+    out.commit()
 }
 
 pub fn run(args: DedupArgs) -> Result<ExitCode> {
@@ -173,43 +189,13 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let loaded = args.input.load()?;
     let docs = &loaded.docs;
-    let cleaned = cleaned_texts(docs, !args.no_clean);
-    let cleaned: Vec<&str> = cleaned.iter().map(|t| t.as_ref()).collect();
-    let texts = dedup::matching_texts(&cleaned, &config);
-    let progress = Progress::bar("sketching", docs.len());
-    let sketches: Vec<dedup::Sketch> = texts
-        .par_iter()
-        .map(|t| {
-            let s = dedup::sketch(t, &config);
-            progress.inc();
-            s
-        })
-        .collect();
-    progress.finish();
-    drop(texts);
+    let sketches = sketch_docs(docs, &config, !args.no_clean);
     let outcome = dedup::cluster(&sketches, &config);
-
-    let mut out = AtomicOutput::create(&args.output)?;
-    for (doc, a) in docs.iter().zip(&outcome.assignments) {
-        let line = json!({
-            "id": doc.id,
-            "cluster": a.cluster,
-            "duplicate_of": a.duplicate_of.map(|k| docs[k as usize].id.as_str()),
-            "similarity": a.similarity.map(|s| (s * 1e6).round() / 1e6),
-        });
-        serde_json::to_writer(&mut out, &line)?;
-        out.write_all(b"\n")?;
-    }
-    out.commit()?;
+    write_clusters(&args.output, docs, &outcome.assignments, |k| {
+        docs[k as usize].id.as_str()
+    })?;
     if let Some(path) = &args.write_deduped {
-        let mut out = AtomicOutput::create(path)?;
-        for (doc, a) in docs.iter().zip(&outcome.assignments) {
-            if a.duplicate_of.is_none() {
-                serde_json::to_writer(&mut out, &json!({"id": doc.id, "text": doc.text}))?;
-                out.write_all(b"\n")?;
-            }
-        }
-        out.commit()?;
+        write_deduped(path, docs, &outcome.assignments)?;
     }
 
     let bands = config.bands();

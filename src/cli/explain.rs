@@ -52,24 +52,21 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
     };
     let (ia, ib) = (find(&args.a)?, find(&args.b)?);
 
-    // Similarity on cleaned text, exactly as `dedup` sees it.
+    // Similarity exactly as `dedup` sees it: the whole corpus cleaned and sketched, stock
+    // shingles dropped, then the pair checked.
     let dedup_config = DedupConfig::default();
-    let templates = super::passages::template_counts(docs);
-    let clean_config = CleanConfig::default();
-    let cleaned: Vec<_> = [ia, ib]
+    let cleaned = boilerplate::clean_docs(docs, &CleanConfig::default(), &|| {});
+    let texts: Vec<String> = docs
         .iter()
-        .map(|&i| {
-            boilerplate::clean(
-                &docs[i].text,
-                docs[i].site.as_deref(),
-                Some(&templates),
-                &clean_config,
-            )
-        })
+        .zip(&cleaned)
+        .map(|(d, c)| boilerplate::matching_text(&d.text, c))
         .collect();
-    let sa = dedup::sketch(&cleaned[0].text, &dedup_config);
-    let sb = dedup::sketch(&cleaned[1].text, &dedup_config);
-    let check = dedup::check_pair(&sa, &sb, &dedup_config);
+    let texts: Vec<&str> = texts.iter().map(|t| t.as_str()).collect();
+    let sketches = dedup::without_stock_shingles(
+        &dedup::sketch_texts(&texts, &dedup_config, &|| {}),
+        &dedup_config,
+    );
+    let check = dedup::check_pair(&sketches[ia], &sketches[ib], &dedup_config);
 
     // Shared spans, with seed frequencies over the whole corpus.
     let tokens = tokenize_all(docs, true, config.ocr_fold);
@@ -90,9 +87,8 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
         })
         .collect();
     let ignored = |k: usize| -> Vec<_> {
-        cleaned[k]
-            .removed
-            .iter()
+        cleaned[[ia, ib][k]]
+            .ignored_lines()
             .map(|r| json!({"line": r.line, "reason": r.reason.as_str(), "text": r.text}))
             .collect()
     };

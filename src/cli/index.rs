@@ -1,14 +1,15 @@
 //! `copydesk index add|stats` and `copydesk dedup --against INDEX`: the persistent index at
 //! the command line. The storage, its format and its locking live in [`copydesk::index`].
 
-use super::common::{init_threads, AtomicOutput, InputArgs, Progress};
-use super::dedup::{cleaned_texts, DedupArgs, MatchArgs, SummaryFormat};
+use super::common::{init_threads, InputArgs};
+use super::dedup::{
+    sketch_docs, write_clusters, write_deduped, DedupArgs, MatchArgs, SummaryFormat,
+};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use copydesk::dedup::{self, DedupConfig, Sketch};
+use copydesk::dedup::{self, Sketch};
 use copydesk::doc::Doc;
 use copydesk::index::{Entry, Index, Parameters, DEFAULT_LOCK_TIMEOUT};
-use rayon::prelude::*;
 use serde_json::json;
 use std::io::Write;
 use std::path::PathBuf;
@@ -98,22 +99,6 @@ pub fn run_dedup(command: DedupCommand) -> Result<ExitCode> {
         None => super::dedup::run(command.dedup),
         Some(index) => dedup_against(command.dedup, index),
     }
-}
-
-/// Clean (unless told not to) and sketch every document, in parallel.
-pub fn sketch_docs(docs: &[Doc], config: &DedupConfig, clean: bool) -> Vec<Sketch> {
-    let texts = cleaned_texts(docs, clean);
-    let progress = Progress::bar("sketching", docs.len());
-    let sketches = texts
-        .par_iter()
-        .map(|t| {
-            let s = dedup::sketch(t, config);
-            progress.inc();
-            s
-        })
-        .collect();
-    progress.finish();
-    sketches
 }
 
 fn add(args: AddArgs) -> Result<ExitCode> {
@@ -271,34 +256,19 @@ fn dedup_against(args: DedupArgs, index: PathBuf) -> Result<ExitCode> {
     let against = cluster_against(&index, &parameters, docs, sketches)?;
     let new = &against.outcome.assignments[against.stored..];
 
-    let mut out = AtomicOutput::create(&args.output)?;
-    let (mut historical, mut duplicates) = (0usize, 0usize);
-    for (doc, a) in docs.iter().zip(new) {
-        if let Some(k) = a.duplicate_of {
-            duplicates += 1;
-            if (k as usize) < against.stored {
-                historical += 1;
-            }
-        }
-        let line = json!({
-            "id": doc.id,
-            "cluster": a.cluster,
-            "duplicate_of": a.duplicate_of.map(|k| against.ids[k as usize].as_str()),
-            "similarity": a.similarity.map(|s| (s * 1e6).round() / 1e6),
-        });
-        serde_json::to_writer(&mut out, &line)?;
-        out.write_all(b"\n")?;
-    }
-    out.commit()?;
+    let duplicates = new.iter().filter(|a| a.duplicate_of.is_some()).count();
+    let historical = new
+        .iter()
+        .filter(|a| {
+            a.duplicate_of
+                .is_some_and(|k| (k as usize) < against.stored)
+        })
+        .count();
+    write_clusters(&args.output, docs, new, |k| {
+        against.ids[k as usize].as_str()
+    })?;
     if let Some(path) = &args.write_deduped {
-        let mut out = AtomicOutput::create(path)?;
-        for (doc, a) in docs.iter().zip(new) {
-            if a.duplicate_of.is_none() {
-                serde_json::to_writer(&mut out, &json!({"id": doc.id, "text": doc.text}))?;
-                out.write_all(b"\n")?;
-            }
-        }
-        out.commit()?;
+        write_deduped(path, docs, new)?;
     }
     let seconds = started.elapsed().as_secs_f64();
     match args.summary {

@@ -3,7 +3,7 @@
 use super::common::{init_threads, AtomicOutput, InputArgs, Progress};
 use anyhow::Result;
 use clap::Args;
-use copydesk::boilerplate::{self, CleanConfig, TemplateCounts};
+use copydesk::boilerplate::{self, CleanConfig};
 use copydesk::dedup::{self, DedupConfig};
 use copydesk::doc::Doc;
 use copydesk::passages::{self, PassageConfig, Tokens};
@@ -87,33 +87,17 @@ impl PassagesArgs {
     }
 }
 
-/// Cross-page template counts of a corpus (pass 1 of cleaning).
-pub fn template_counts(docs: &[Doc]) -> TemplateCounts {
-    docs.par_iter()
-        .fold(TemplateCounts::new, |mut t, d| {
-            t.observe(d.site.as_deref(), &d.text);
-            t
-        })
-        .reduce(TemplateCounts::new, |mut a, b| {
-            a.merge(b);
-            a
-        })
-}
-
 /// Tokens of every document, without the lines boilerplate cleaning removes.
 pub fn tokenize_all(docs: &[Doc], clean: bool, ocr_fold: bool) -> Vec<Tokens> {
-    let templates = clean.then(|| template_counts(docs));
-    let config = CleanConfig::default();
+    let cleaned = clean.then(|| boilerplate::clean_docs(docs, &CleanConfig::default(), &|| {}));
     let progress = Progress::bar("tokenizing", docs.len());
     let tokens = docs
         .par_iter()
-        .map(|d| {
-            let ignored: Vec<usize> = match &templates {
-                Some(t) => boilerplate::clean(&d.text, d.site.as_deref(), Some(t), &config)
-                    .removed
-                    .iter()
-                    .map(|r| r.line)
-                    .collect(),
+        .enumerate()
+        .map(|(i, d)| {
+            // Only the lines matching ignores (line evidence), as in dedup.
+            let ignored: Vec<usize> = match &cleaned {
+                Some(c) => c[i].ignored_lines().map(|r| r.line).collect(),
                 None => Vec::new(),
             };
             progress.inc();
@@ -145,12 +129,7 @@ pub fn run(args: PassagesArgs) -> Result<ExitCode> {
         None
     } else {
         let dedup_config = DedupConfig::default();
-        let texts = super::dedup::cleaned_texts(docs, !args.no_clean);
-        let sketches: Vec<dedup::Sketch> = texts
-            .par_iter()
-            .map(|t| dedup::sketch(t, &dedup_config))
-            .collect();
-        drop(texts);
+        let sketches = super::dedup::sketch_docs(docs, &dedup_config, !args.no_clean);
         let outcome = dedup::cluster(&sketches, &dedup_config);
         Some(
             outcome
