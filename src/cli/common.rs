@@ -159,10 +159,28 @@ impl AtomicOutput {
                 rename: None,
             });
         }
-        let name = path
+        // Only a regular file (or a new one) is replaced by rename. A device, FIFO or socket
+        // (`-o /dev/null`, a named pipe) is written in place: renaming over it would replace
+        // the device with a regular file. A symlink is followed, so the link itself survives.
+        let target = match std::fs::metadata(path) {
+            Ok(meta) if !meta.is_file() => {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .with_context(|| format!("cannot open {}", path.display()))?;
+                return Ok(AtomicOutput {
+                    inner: BufWriter::with_capacity(1 << 16, Box::new(file)),
+                    rename: None,
+                });
+            }
+            Ok(_) => std::fs::canonicalize(path)
+                .with_context(|| format!("cannot resolve {}", path.display()))?,
+            Err(_) => path.to_path_buf(),
+        };
+        let name = target
             .file_name()
             .with_context(|| format!("{}: not a file name", path.display()))?;
-        let tmp = path.with_file_name(format!(
+        let tmp = target.with_file_name(format!(
             ".{}.tmp-{}",
             name.to_string_lossy(),
             std::process::id()
@@ -171,7 +189,7 @@ impl AtomicOutput {
             File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
         Ok(AtomicOutput {
             inner: BufWriter::with_capacity(1 << 16, Box::new(file)),
-            rename: Some((tmp, path.to_path_buf())),
+            rename: Some((tmp, target)),
         })
     }
 
