@@ -147,39 +147,45 @@ impl DedupConfig {
     }
 }
 
-/// Lines repeated across many documents (site furniture when the site is unknown): the
-/// normalized-line hashes seen in at least `min_docs` documents and shorter than
-/// `max_words` words. Long repeated lines are kept: that is how wire copy looks.
-pub fn repeated_lines(texts: &[&str], min_docs: usize, max_words: usize) -> ahash::AHashSet<u64> {
+/// The text each document is matched on: `texts` (already cleaned of boilerplate) without
+/// the short lines repeated across many documents (see [`DedupConfig::repeat_min_docs`]): the
+/// normalized-line hashes seen in at least `repeat_min_docs` documents. Long repeated lines
+/// are kept: that is how wire copy looks.
+pub fn matching_texts(texts: &[&str], config: &DedupConfig) -> Vec<String> {
+    if config.repeat_min_docs == 0 {
+        return texts.iter().map(|t| t.to_string()).collect();
+    }
+    let max_words = config.repeat_max_words;
+    // Every line is normalized and hashed once; counting and filtering both use the hashes.
+    let hashes: Vec<Vec<Option<u64>>> = texts
+        .par_iter()
+        .map(|t| t.lines().map(|l| line_hash(l, max_words)).collect())
+        .collect();
     let mut counts: ahash::AHashMap<u64, u32> = ahash::AHashMap::new();
-    for text in texts {
-        let mut seen: Vec<u64> = text
-            .lines()
-            .filter_map(|l| line_hash(l, max_words))
-            .collect();
+    for doc in &hashes {
+        let mut seen: Vec<u64> = doc.iter().flatten().copied().collect();
         seen.sort_unstable();
         seen.dedup();
         for h in seen {
             *counts.entry(h).or_insert(0) += 1;
         }
     }
-    counts
+    let repeated: ahash::AHashSet<u64> = counts
         .into_iter()
-        .filter(|(_, n)| *n as usize >= min_docs)
+        .filter(|(_, n)| *n as usize >= config.repeat_min_docs)
         .map(|(h, _)| h)
-        .collect()
-}
-
-/// The text each document is matched on: `texts` (already cleaned of boilerplate) without
-/// the short lines repeated across many documents (see [`DedupConfig::repeat_min_docs`]).
-pub fn matching_texts(texts: &[&str], config: &DedupConfig) -> Vec<String> {
-    if config.repeat_min_docs == 0 {
-        return texts.iter().map(|t| t.to_string()).collect();
-    }
-    let repeated = repeated_lines(texts, config.repeat_min_docs, config.repeat_max_words);
+        .collect();
     texts
         .par_iter()
-        .map(|t| without_lines(t, &repeated, config.repeat_max_words))
+        .zip(&hashes)
+        .map(|(text, line_hashes)| {
+            text.lines()
+                .zip(line_hashes)
+                .filter(|(_, h)| h.is_none_or(|h| !repeated.contains(&h)))
+                .map(|(line, _)| line)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
         .collect()
 }
 
@@ -233,14 +239,6 @@ fn line_hash(line: &str, max_words: usize) -> Option<u64> {
     let normalized = normalize(line);
     let words = shingle::words(&normalized).count();
     (words > 0 && words < max_words).then(|| shingle::hash_bytes(normalized.as_bytes()))
-}
-
-/// The text without the lines in `repeated`.
-pub fn without_lines(text: &str, repeated: &ahash::AHashSet<u64>, max_words: usize) -> String {
-    text.lines()
-        .filter(|l| line_hash(l, max_words).is_none_or(|h| !repeated.contains(&h)))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// Bins of the lede-window signature (the window is short: fewer bins suffice).
@@ -416,11 +414,12 @@ pub fn candidates(sketches: &[Sketch], config: &DedupConfig) -> Vec<(u32, u32)> 
     }
 }
 
-/// Remove shingles that occur in too many documents from every set and sequence.
-pub fn without_stock_shingles(sketches: &[Sketch], config: &DedupConfig) -> Vec<Sketch> {
+/// Remove shingles that occur in too many documents from every set and sequence, in place
+/// (signatures stay as sketched: they only propose candidates).
+pub fn remove_stock_shingles(sketches: &mut [Sketch], config: &DedupConfig) {
     let cap = ((sketches.len() as f64 * config.max_df_share) as usize).max(config.min_df_cap);
     let mut df: ahash::AHashMap<u64, u32> = ahash::AHashMap::new();
-    for s in sketches {
+    for s in sketches.iter() {
         for h in &s.set {
             *df.entry(*h).or_insert(0) += 1;
         }
@@ -430,30 +429,19 @@ pub fn without_stock_shingles(sketches: &[Sketch], config: &DedupConfig) -> Vec<
         .filter(|(_, n)| *n as usize > cap)
         .map(|(h, _)| h)
         .collect();
-    sketches
-        .iter()
-        .map(|s| Sketch {
-            sequence: s
-                .sequence
-                .iter()
-                .copied()
-                .filter(|h| !stock.contains(h))
-                .collect(),
-            set: s
-                .set
-                .iter()
-                .copied()
-                .filter(|h| !stock.contains(h))
-                .collect(),
-            ..s.clone()
-        })
-        .collect()
+    if stock.is_empty() {
+        return;
+    }
+    sketches.par_iter_mut().for_each(|s| {
+        s.sequence.retain(|h| !stock.contains(h));
+        s.set.retain(|h| !stock.contains(h));
+    });
 }
 
-/// Cluster sketched documents.
-pub fn cluster(sketches: &[Sketch], config: &DedupConfig) -> Outcome {
-    let filtered = without_stock_shingles(sketches, config);
-    let sketches = &filtered[..];
+/// Cluster sketched documents (they are consumed: stock shingles are removed in place).
+pub fn cluster(mut sketches: Vec<Sketch>, config: &DedupConfig) -> Outcome {
+    remove_stock_shingles(&mut sketches, config);
+    let sketches = &sketches[..];
     let pairs = candidates(sketches, config);
     let edges: Vec<(u32, u32)> = pairs
         .par_iter()
@@ -525,7 +513,7 @@ mod tests {
             "A completely different text about football results \
             and the weather in the mountains this weekend, with snow expected.",
         ]);
-        let out = cluster(&s, &DedupConfig::default());
+        let out = cluster(s, &DedupConfig::default());
         assert_eq!(out.assignments[1].duplicate_of, Some(0));
         assert_eq!(out.assignments[2].duplicate_of, None);
         assert_eq!(out.clusters, 2);

@@ -43,7 +43,7 @@ fn run(docs: &[String], threads: usize) -> Vec<dedup::Assignment> {
         let texts = dedup::matching_texts(&refs, &config);
         let sketches: Vec<dedup::Sketch> =
             texts.iter().map(|t| dedup::sketch(t, &config)).collect();
-        dedup::cluster(&sketches, &config).assignments
+        dedup::cluster(sketches, &config).assignments
     })
 }
 

@@ -190,7 +190,7 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
     let loaded = args.input.load()?;
     let docs = &loaded.docs;
     let sketches = sketch_docs(docs, &config, !args.no_clean);
-    let outcome = dedup::cluster(&sketches, &config);
+    let outcome = dedup::cluster(sketches, &config);
     write_clusters(&args.output, docs, &outcome.assignments, |k| {
         docs[k as usize].id.as_str()
     })?;

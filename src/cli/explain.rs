@@ -62,10 +62,8 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
         .map(|(d, c)| boilerplate::matching_text(&d.text, c))
         .collect();
     let texts: Vec<&str> = texts.iter().map(|t| t.as_str()).collect();
-    let sketches = dedup::without_stock_shingles(
-        &dedup::sketch_texts(&texts, &dedup_config, &|| {}),
-        &dedup_config,
-    );
+    let mut sketches = dedup::sketch_texts(&texts, &dedup_config, &|| {});
+    dedup::remove_stock_shingles(&mut sketches, &dedup_config);
     let check = dedup::check_pair(&sketches[ia], &sketches[ib], &dedup_config);
 
     // Shared spans, with seed frequencies over the whole corpus.

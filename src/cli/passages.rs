@@ -130,7 +130,7 @@ pub fn run(args: PassagesArgs) -> Result<ExitCode> {
     } else {
         let dedup_config = DedupConfig::default();
         let sketches = super::dedup::sketch_docs(docs, &dedup_config, !args.no_clean);
-        let outcome = dedup::cluster(&sketches, &dedup_config);
+        let outcome = dedup::cluster(sketches, &dedup_config);
         Some(
             outcome
                 .assignments
