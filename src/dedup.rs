@@ -16,6 +16,7 @@
 //! The result depends only on the documents and the config: candidate pairs are sorted,
 //! verification is a pure function of a pair, and union-find roots are smallest indices.
 
+use crate::boilerplate::TemplateCounts;
 use crate::boilerplate::{self, CleanConfig};
 use crate::cluster::{self, Keep, UnionFind};
 use crate::doc::Doc;
@@ -25,8 +26,10 @@ use crate::normalize::normalize;
 use crate::shingle::{self, ShingleConfig, Unit};
 use crate::simhash;
 use crate::verify::{self, Similarity};
+use ahash::{AHashMap, AHashSet};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Which sketch finds candidates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -141,93 +144,171 @@ impl DedupConfig {
         lsh::optimal_bands(self.threshold, self.num_perm)
     }
 
+    /// The lede-window index runs only for containment: a truncated copy is far from its
+    /// story by Jaccard, so under Jaccard its candidates could never verify.
+    pub fn uses_lede_index(&self) -> bool {
+        self.method == Method::Minhash
+            && self.lede_shingles > 0
+            && self.similarity == Similarity::Containment
+    }
+
     /// Bands × rows of the lede-window index.
     pub fn lede_bands(&self) -> Bands {
         lsh::optimal_bands(self.lede_threshold, LEDE_PERM)
     }
 }
 
-/// The text each document is matched on: `texts` (already cleaned of boilerplate) without
-/// the short lines repeated across many documents (see [`DedupConfig::repeat_min_docs`]): the
-/// normalized-line hashes seen in at least `repeat_min_docs` documents. Long repeated lines
-/// are kept: that is how wire copy looks.
-pub fn matching_texts(texts: &[&str], config: &DedupConfig) -> Vec<String> {
-    if config.repeat_min_docs == 0 {
-        return texts.iter().map(|t| t.to_string()).collect();
-    }
-    let max_words = config.repeat_max_words;
-    // Every line is normalized and hashed once; counting and filtering both use the hashes.
-    let hashes: Vec<Vec<Option<u64>>> = texts
-        .par_iter()
-        .map(|t| t.lines().map(|l| line_hash(l, max_words)).collect())
-        .collect();
-    let mut counts: ahash::AHashMap<u64, u32> = ahash::AHashMap::new();
-    for doc in &hashes {
-        let mut seen: Vec<u64> = doc.iter().flatten().copied().collect();
-        seen.sort_unstable();
-        seen.dedup();
-        for h in seen {
-            *counts.entry(h).or_insert(0) += 1;
-        }
-    }
-    let repeated: ahash::AHashSet<u64> = counts
-        .into_iter()
-        .filter(|(_, n)| *n as usize >= config.repeat_min_docs)
-        .map(|(h, _)| h)
-        .collect();
-    texts
-        .par_iter()
-        .zip(&hashes)
-        .map(|(text, line_hashes)| {
-            text.lines()
-                .zip(line_hashes)
-                .filter(|(_, h)| h.is_none_or(|h| !repeated.contains(&h)))
-                .map(|(line, _)| line)
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .collect()
+/// Lines counted over a whole corpus before any document is matched: each site's lines (for
+/// template removal, when cleaning) and short lines without digits (repeated furniture, see
+/// [`DedupConfig::repeat_min_docs`]). Counted on the raw text, so one pass suffices.
+#[derive(Clone, Debug, Default)]
+pub struct LineCounts {
+    templates: TemplateCounts,
+    repeated: AHashMap<u64, u32>,
 }
 
-/// Sketch texts as dedup matches them: repeated lines out ([`matching_texts`]), then
-/// [`sketch`]. `progress` is called once per sketched document (from any thread).
+impl LineCounts {
+    /// Count the lines of one document.
+    pub fn observe(&mut self, text: &str, site: Option<&str>, config: &DedupConfig, clean: bool) {
+        if clean {
+            self.templates.observe(site, text);
+        }
+        if config.repeat_min_docs > 0 {
+            let mut seen: Vec<u64> = text
+                .lines()
+                .filter_map(|l| line_hash(l, config.repeat_max_words))
+                .collect();
+            seen.sort_unstable();
+            seen.dedup();
+            for h in seen {
+                *self.repeated.entry(h).or_insert(0) += 1;
+            }
+        }
+    }
+
+    /// Add the counts of another part of the corpus.
+    pub fn merge(&mut self, other: LineCounts) {
+        self.templates.merge(other.templates);
+        let (mut big, small) = if self.repeated.len() >= other.repeated.len() {
+            (std::mem::take(&mut self.repeated), other.repeated)
+        } else {
+            (other.repeated, std::mem::take(&mut self.repeated))
+        };
+        for (h, n) in small {
+            *big.entry(h).or_insert(0) += n;
+        }
+        self.repeated = big;
+    }
+
+    /// Count a batch of documents in parallel.
+    pub fn observe_docs(&mut self, docs: &[Doc], config: &DedupConfig, clean: bool) {
+        let part = docs
+            .par_iter()
+            .fold(LineCounts::default, |mut c, d| {
+                c.observe(&d.text, d.site.as_deref(), config, clean);
+                c
+            })
+            .reduce(LineCounts::default, |mut a, b| {
+                a.merge(b);
+                a
+            });
+        self.merge(part);
+    }
+
+    /// The statistics matching needs: template counts (when cleaning) and the repeated lines.
+    pub fn finish(self, config: &DedupConfig, clean: bool) -> LineStats {
+        let repeated = self
+            .repeated
+            .into_iter()
+            .filter(|(_, n)| config.repeat_min_docs > 0 && *n as usize >= config.repeat_min_docs)
+            .map(|(h, _)| h)
+            .collect();
+        LineStats {
+            templates: clean.then_some(self.templates),
+            repeated,
+            max_words: config.repeat_max_words,
+        }
+    }
+}
+
+/// What the first pass learned about lines (see [`LineCounts`]).
+#[derive(Clone, Debug, Default)]
+pub struct LineStats {
+    /// `Some` when cleaning: the per-site line counts the classifier uses.
+    templates: Option<TemplateCounts>,
+    repeated: AHashSet<u64>,
+    max_words: usize,
+}
+
+impl LineStats {
+    /// Count the lines of documents held in memory.
+    pub fn of_docs(docs: &[Doc], config: &DedupConfig, clean: bool) -> LineStats {
+        let mut counts = LineCounts::default();
+        counts.observe_docs(docs, config, clean);
+        counts.finish(config, clean)
+    }
+}
+
+/// The text a document is matched on: with cleaning, without the boilerplate lines matching
+/// ignores ([`boilerplate::matching_text`]); then without the short lines repeated across
+/// many documents. Long repeated lines are kept: that is how wire copy looks.
+pub fn matching_text(text: &str, site: Option<&str>, stats: &LineStats) -> String {
+    let cleaned;
+    let text = match &stats.templates {
+        Some(templates) => {
+            let c = boilerplate::clean(text, site, Some(templates), &CleanConfig::default());
+            cleaned = boilerplate::matching_text(text, &c);
+            cleaned.as_str()
+        }
+        None => text,
+    };
+    if stats.repeated.is_empty() {
+        return text.to_string();
+    }
+    text.lines()
+        .filter(|l| line_hash(l, stats.max_words).is_none_or(|h| !stats.repeated.contains(&h)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Sketch texts as dedup matches them, without cleaning (the caller may have cleaned them).
+/// `progress` is called once per sketched document (from any thread).
 pub fn sketch_texts(
     texts: &[&str],
     config: &DedupConfig,
     progress: &(dyn Fn() + Sync),
 ) -> Vec<Sketch> {
-    matching_texts(texts, config)
+    let mut counts = LineCounts::default();
+    for t in texts {
+        counts.observe(t, None, config, false);
+    }
+    let stats = counts.finish(config, false);
+    texts
         .par_iter()
         .map(|t| {
-            let s = sketch(t, config);
+            let s = sketch(&matching_text(t, None, &stats), config);
             progress();
             s
         })
         .collect()
 }
 
-/// Sketch documents as dedup matches them. With `clean`, boilerplate lines that matching
-/// ignores are dropped first ([`boilerplate::matching_text`]). Every command that compares
-/// documents (dedup, index, check, explain, passages) goes through here or [`sketch_texts`].
+/// Sketch documents held in memory as dedup matches them ([`matching_text`], then
+/// [`sketch`]). The streaming [`crate::pipeline`] does the same in passes over a corpus.
 pub fn sketch_docs(
     docs: &[Doc],
     config: &DedupConfig,
     clean: bool,
     progress: &(dyn Fn() + Sync),
 ) -> Vec<Sketch> {
-    if !clean {
-        let texts: Vec<&str> = docs.iter().map(|d| d.text.as_str()).collect();
-        return sketch_texts(&texts, config, progress);
-    }
-    let cleaned = boilerplate::clean_docs(docs, &CleanConfig::default(), &|| {});
-    let texts: Vec<String> = docs
-        .par_iter()
-        .zip(&cleaned)
-        .map(|(d, c)| boilerplate::matching_text(&d.text, c))
-        .collect();
-    drop(cleaned);
-    let texts: Vec<&str> = texts.iter().map(|t| t.as_str()).collect();
-    sketch_texts(&texts, config, progress)
+    let stats = LineStats::of_docs(docs, config, clean);
+    docs.par_iter()
+        .map(|d| {
+            let s = sketch(&matching_text(&d.text, d.site.as_deref(), &stats), config);
+            progress();
+            s
+        })
+        .collect()
 }
 
 /// Hash of a normalized line with fewer than `max_words` words (None: empty, too long, or
@@ -239,6 +320,61 @@ fn line_hash(line: &str, max_words: usize) -> Option<u64> {
     let normalized = normalize(line);
     let words = shingle::words(&normalized).count();
     (words > 0 && words < max_words).then(|| shingle::hash_bytes(normalized.as_bytes()))
+}
+
+/// How many documents each shingle occurs in, estimated by a count-min sketch: two rows of
+/// 2^22 counters (32 MB, whatever the corpus size). It never under-counts. A shingle is
+/// over-counted past the stock cap (1 % of the documents) only if both its counters are shared
+/// with stock shingles; the counters' average load stays near 1 % of the cap, since both
+/// grow with the corpus.
+pub struct DocFrequency {
+    counters: Vec<AtomicU32>,
+}
+
+const DF_BITS: u32 = 22;
+
+impl Default for DocFrequency {
+    fn default() -> Self {
+        DocFrequency {
+            counters: std::iter::repeat_with(|| AtomicU32::new(0))
+                .take(2 << DF_BITS)
+                .collect(),
+        }
+    }
+}
+
+impl DocFrequency {
+    fn slots(h: u64) -> [usize; 2] {
+        let mask = (1u64 << DF_BITS) - 1;
+        // Shingle hashes are xxh3 outputs: their low and high halves are independent.
+        [
+            (h & mask) as usize,
+            (1 << DF_BITS) + ((h >> 32) & mask) as usize,
+        ]
+    }
+
+    /// Count one document's shingle set (safe from several threads at once).
+    pub fn add_set(&self, set: &[u64]) {
+        for &h in set {
+            for slot in Self::slots(h) {
+                self.counters[slot].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The estimated number of documents holding `h`.
+    pub fn count(&self, h: u64) -> u32 {
+        let [a, b] = Self::slots(h);
+        self.counters[a]
+            .load(Ordering::Relaxed)
+            .min(self.counters[b].load(Ordering::Relaxed))
+    }
+}
+
+/// Shingles in more documents than this are stock phrases (see [`DedupConfig::max_df_share`]).
+pub fn stock_cap(documents: usize, config: &DedupConfig) -> u32 {
+    let cap = ((documents as f64 * config.max_df_share) as usize).max(config.min_df_cap);
+    cap.min(u32::MAX as usize) as u32
 }
 
 /// Bins of the lede-window signature (the window is short: fewer bins suffice).
@@ -265,7 +401,7 @@ pub fn sketch(text: &str, config: &DedupConfig) -> Sketch {
     let set = shingle::to_set(sequence.clone());
     let (signature, lede_signature, simhash) = match config.method {
         Method::Minhash => {
-            let lede = if config.lede_shingles > 0 {
+            let lede = if config.uses_lede_index() {
                 let end = sequence.len().min(config.lede_shingles);
                 minhash::signature(&sequence[..end], LEDE_PERM)
             } else {
@@ -393,7 +529,7 @@ pub fn candidates(sketches: &[Sketch], config: &DedupConfig) -> Vec<(u32, u32)> 
         Method::Minhash => {
             let sigs: Vec<&[u32]> = sketches.iter().map(|s| s.signature.as_slice()).collect();
             let mut pairs = lsh::minhash_candidates(&sigs, config.bands());
-            if config.lede_shingles > 0 {
+            if config.uses_lede_index() {
                 let ledes: Vec<&[u32]> = sketches
                     .iter()
                     .map(|s| s.lede_signature.as_slice())
@@ -417,24 +553,12 @@ pub fn candidates(sketches: &[Sketch], config: &DedupConfig) -> Vec<(u32, u32)> 
 /// Remove shingles that occur in too many documents from every set and sequence, in place
 /// (signatures stay as sketched: they only propose candidates).
 pub fn remove_stock_shingles(sketches: &mut [Sketch], config: &DedupConfig) {
-    let cap = ((sketches.len() as f64 * config.max_df_share) as usize).max(config.min_df_cap);
-    let mut df: ahash::AHashMap<u64, u32> = ahash::AHashMap::new();
-    for s in sketches.iter() {
-        for h in &s.set {
-            *df.entry(*h).or_insert(0) += 1;
-        }
-    }
-    let stock: ahash::AHashSet<u64> = df
-        .into_iter()
-        .filter(|(_, n)| *n as usize > cap)
-        .map(|(h, _)| h)
-        .collect();
-    if stock.is_empty() {
-        return;
-    }
+    let cap = stock_cap(sketches.len(), config);
+    let df = DocFrequency::default();
+    sketches.par_iter().for_each(|s| df.add_set(&s.set));
     sketches.par_iter_mut().for_each(|s| {
-        s.sequence.retain(|h| !stock.contains(h));
-        s.set.retain(|h| !stock.contains(h));
+        s.sequence.retain(|h| df.count(*h) <= cap);
+        s.set.retain(|h| df.count(*h) <= cap);
     });
 }
 

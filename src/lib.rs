@@ -18,6 +18,7 @@ pub mod lsh;
 pub mod minhash;
 pub mod normalize;
 pub mod passages;
+pub mod pipeline;
 pub mod shingle;
 pub mod simhash;
 pub mod verify;

@@ -60,14 +60,28 @@ pub fn optimal_bands(threshold: f64, num_perm: usize) -> Bands {
     best
 }
 
-/// The key of band `band` of a signature: xxh3 of its rows, seeded by the band number.
+/// The key of band `band` of a signature: xxh3 of its rows (little-endian bytes), seeded by
+/// the band number, so equal rows in different bands never meet.
 pub fn band_key(signature: &[u32], band: usize, rows: usize) -> u64 {
     let slice = &signature[band * rows..(band + 1) * rows];
-    let mut bytes = Vec::with_capacity(rows * 4);
+    // Signatures have at most 1024 bins, so a band fits this buffer; no allocation per band.
+    let mut bytes = [0u8; 4096];
+    let mut len = 0;
     for v in slice {
-        bytes.extend_from_slice(&v.to_le_bytes());
+        if len + 4 > bytes.len() {
+            break;
+        }
+        bytes[len..len + 4].copy_from_slice(&v.to_le_bytes());
+        len += 4;
     }
-    xxh3_64_with_seed(&bytes, SEED ^ band as u64)
+    xxh3_64_with_seed(&bytes[..len], SEED ^ band as u64)
+}
+
+/// The keys of every band of a signature, or none for an empty document's signature.
+pub fn band_keys(signature: &[u32], bands: Bands) -> impl Iterator<Item = u64> + '_ {
+    let usable = !signature.is_empty() && signature[0] != crate::minhash::EMPTY;
+    let count = if usable { bands.bands } else { 0 };
+    (0..count).map(move |band| band_key(signature, band, bands.rows))
 }
 
 /// Largest bucket whose members are all paired with each other; a larger bucket (a template
@@ -118,13 +132,7 @@ pub fn pairs_from_keys(mut entries: Vec<(u64, u32)>) -> Vec<(u32, u32)> {
 pub fn minhash_candidates(signatures: &[&[u32]], bands: Bands) -> Vec<(u32, u32)> {
     let mut entries = Vec::with_capacity(signatures.len() * bands.bands);
     for (doc, sig) in signatures.iter().enumerate() {
-        if sig.is_empty() || sig[0] == crate::minhash::EMPTY {
-            continue;
-        }
-        for band in 0..bands.bands {
-            // Mix the band number into the key so equal rows in different bands never meet.
-            entries.push((band_key(sig, band, bands.rows), doc as u32));
-        }
+        entries.extend(band_keys(sig, bands).map(|key| (key, doc as u32)));
     }
     pairs_from_keys(entries)
 }

@@ -2,7 +2,9 @@
 //! input; the result does not depend on the thread count.
 
 use copydesk::dedup::{self, DedupConfig};
+use copydesk::doc::{Doc, Origin};
 use copydesk::normalize::normalize;
+use copydesk::pipeline::{self, InMemory};
 use proptest::prelude::*;
 
 const WORDS: &[&str] = &[
@@ -39,11 +41,23 @@ fn run(docs: &[String], threads: usize) -> Vec<dedup::Assignment> {
         .expect("pool");
     pool.install(|| {
         let config = DedupConfig::default();
-        let refs: Vec<&str> = docs.iter().map(|d| d.as_str()).collect();
-        let texts = dedup::matching_texts(&refs, &config);
-        let sketches: Vec<dedup::Sketch> =
-            texts.iter().map(|t| dedup::sketch(t, &config)).collect();
-        dedup::cluster(sketches, &config).assignments
+        let docs: Vec<Doc> = docs
+            .iter()
+            .enumerate()
+            .map(|(i, text)| Doc {
+                id: i.to_string(),
+                text: text.clone(),
+                site: None,
+                origin: Origin {
+                    path: "mem".into(),
+                    line: Some(i as u64 + 1),
+                },
+            })
+            .collect();
+        match pipeline::dedup(&InMemory(&docs), &config, true, &|_, _| {}) {
+            Ok(outcome) => outcome.assignments,
+            Err(never) => match never {},
+        }
     })
 }
 

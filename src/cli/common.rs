@@ -5,6 +5,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use copydesk::doc::Doc;
 use copydesk::input::{InputConfig, Item, ReadStats, Reader, Rejected, Utf8Policy};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -64,7 +65,6 @@ pub struct RejectRecord {
 pub struct Loaded {
     pub docs: Vec<Doc>,
     pub rejected: Vec<RejectRecord>,
-    pub stats: ReadStats,
 }
 
 impl InputArgs {
@@ -136,11 +136,205 @@ impl InputArgs {
             }
             out.commit()?;
         }
-        Ok(Loaded {
-            docs,
-            rejected,
-            stats: reader.stats.clone(),
+        Ok(Loaded { docs, rejected })
+    }
+}
+
+/// The input paths as a corpus that is read once per pass of [`copydesk::pipeline`], so the
+/// documents are never all in memory. The first read applies `--on-error`, drops duplicate
+/// ids and records every id; later reads yield the same documents and fail if the input
+/// changed in between. Stdin is copied to a temporary file first, so it can be read again.
+pub struct FileCorpus<'a> {
+    args: &'a InputArgs,
+    paths: Vec<PathBuf>,
+    spool: Option<tempfile::TempPath>,
+    scan: RefCell<Option<Scan>>,
+}
+
+/// What the first read of a [`FileCorpus`] found.
+#[derive(Default)]
+pub struct Scan {
+    /// Ids of the documents, in corpus order.
+    pub ids: Vec<String>,
+    pub rejected: Vec<RejectRecord>,
+    pub stats: ReadStats,
+    /// By reader document number: was it kept (false: a duplicate id)?
+    accepted: Vec<bool>,
+}
+
+/// Documents handed over per batch (fewer when their texts pass `BATCH_BYTES`).
+const BATCH_DOCS: usize = 4096;
+const BATCH_BYTES: usize = 16 << 20;
+
+impl<'a> FileCorpus<'a> {
+    pub fn open(args: &'a InputArgs) -> Result<FileCorpus<'a>> {
+        let mut spool = None;
+        let mut paths = args.paths.clone();
+        if paths.iter().any(|p| p.as_os_str() == "-") {
+            let mut file = tempfile::Builder::new()
+                .prefix("copydesk-stdin-")
+                .suffix(".jsonl")
+                .tempfile()
+                .context("cannot create a temporary file for stdin")?;
+            io::copy(&mut io::stdin().lock(), &mut file).context("cannot read stdin")?;
+            let path = file.into_temp_path();
+            for p in paths.iter_mut().filter(|p| p.as_os_str() == "-") {
+                *p = path.to_path_buf();
+            }
+            spool = Some(path);
+        }
+        Ok(FileCorpus {
+            args,
+            paths,
+            spool,
+            scan: RefCell::new(None),
         })
+    }
+
+    /// The first read's findings (after the corpus has been read once).
+    pub fn scan(&self) -> Scan {
+        self.scan.borrow_mut().take().unwrap_or_default()
+    }
+
+    /// Name stdin `-` again in messages about the spooled copy.
+    fn show(&self, origin: String) -> String {
+        match &self.spool {
+            Some(path) => origin.replace(&path.to_string_lossy().into_owned(), "-"),
+            None => origin,
+        }
+    }
+
+    fn write_rejects(&self, rejected: &[RejectRecord]) -> Result<()> {
+        if let Some(path) = &self.args.rejects {
+            let mut out = AtomicOutput::create(path)?;
+            for r in rejected {
+                serde_json::to_writer(&mut out, r)?;
+                out.write_all(b"\n")?;
+            }
+            out.commit()?;
+        }
+        Ok(())
+    }
+}
+
+impl copydesk::pipeline::Corpus for FileCorpus<'_> {
+    type Error = anyhow::Error;
+
+    fn for_each_batch(&self, batch: &mut dyn FnMut(&[Doc])) -> Result<()> {
+        let first = self.scan.borrow().is_none();
+        let config = self.args.config();
+        let fail_utf8 = config.invalid_utf8 == Utf8Policy::Fail;
+        let mut reader = Reader::new(&self.paths, config);
+        let mut scan = Scan::default();
+        let mut first_seen: HashMap<String, String> = HashMap::new();
+        let known = self.scan.borrow();
+        let mut ordinal = 0usize;
+        let mut position = 0usize;
+        let progress = Progress::spinner("reading");
+        // A reader thread parses while the caller works on the previous batch; the bounded
+        // channel keeps at most two batches in flight.
+        std::thread::scope(|scope| -> Result<()> {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Item>>(2);
+            let reader_ref = &mut reader;
+            scope.spawn(move || {
+                let mut items = Vec::new();
+                let mut bytes = 0;
+                for item in reader_ref.by_ref() {
+                    if let Item::Doc(d) = &item {
+                        bytes += d.text.len();
+                    }
+                    items.push(item);
+                    if items.len() >= BATCH_DOCS || bytes >= BATCH_BYTES {
+                        bytes = 0;
+                        if tx.send(std::mem::take(&mut items)).is_err() {
+                            return;
+                        }
+                    }
+                }
+                let _ = tx.send(items);
+            });
+            let mut docs: Vec<Doc> = Vec::new();
+            for items in rx {
+                docs.clear();
+                for item in items {
+                    match item {
+                        Item::Doc(doc) if first => {
+                            if let Some(at) = first_seen.get(&doc.id) {
+                                let r = Rejected {
+                                    reason: format!("duplicate id {:?} (first at {at})", doc.id),
+                                    origin: doc.origin.clone(),
+                                    id: Some(doc.id.clone()),
+                                    fatal_for_file: false,
+                                };
+                                scan.accepted.push(false);
+                                self.reject(r, fail_utf8, &mut scan)?;
+                            } else {
+                                first_seen
+                                    .insert(doc.id.clone(), self.show(doc.origin.to_string()));
+                                scan.accepted.push(true);
+                                scan.ids.push(doc.id.clone());
+                                docs.push(doc);
+                            }
+                        }
+                        Item::Doc(doc) => {
+                            let Some(scan) = known.as_ref() else { break };
+                            let accepted = scan.accepted.get(ordinal).copied();
+                            ordinal += 1;
+                            match accepted {
+                                Some(false) => continue,
+                                Some(true) if scan.ids.get(position) == Some(&doc.id) => {
+                                    position += 1;
+                                    docs.push(doc);
+                                }
+                                _ => bail!(
+                                    "{}: the input changed while copydesk was reading it (document {:?})",
+                                    self.show(doc.origin.to_string()),
+                                    doc.id
+                                ),
+                            }
+                        }
+                        Item::Rejected(r) if first => self.reject(r, fail_utf8, &mut scan)?,
+                        // Already accounted for by the first read.
+                        Item::Rejected(_) => {}
+                    }
+                }
+                batch(&docs);
+                progress.tick(position.max(scan.ids.len()));
+            }
+            Ok(())
+        })?;
+        progress.finish();
+        if first {
+            drop(known);
+            scan.stats = reader.stats.clone();
+            self.write_rejects(&scan.rejected)?;
+            *self.scan.borrow_mut() = Some(scan);
+        } else if known.as_ref().is_some_and(|s| s.ids.len() != position) {
+            bail!("the input changed while copydesk was reading it (documents are missing)");
+        }
+        Ok(())
+    }
+}
+
+impl FileCorpus<'_> {
+    /// Apply `--on-error` to one bad record of the first read.
+    fn reject(&self, r: Rejected, fail_utf8: bool, scan: &mut Scan) -> Result<()> {
+        let origin = self.show(r.origin.to_string());
+        let is_utf8 = r.reason.starts_with("invalid UTF-8");
+        if self.args.on_error == OnError::Fail || (is_utf8 && fail_utf8) {
+            let hint = if is_utf8 {
+                "hint: --invalid-utf8 replace keeps such documents, --on-error skip lists them in --rejects"
+            } else {
+                "hint: --on-error skip goes on and lists bad records in --rejects"
+            };
+            bail!("{origin}: {}\n{hint}", r.reason);
+        }
+        scan.rejected.push(RejectRecord {
+            origin,
+            id: r.id,
+            reason: r.reason,
+        });
+        Ok(())
     }
 }
 
@@ -270,6 +464,14 @@ impl Progress {
             if n % 1000 == 0 {
                 bar.set_position(n as u64);
             }
+        }
+    }
+
+    /// Show the current stage and how many documents it has done.
+    pub fn message(&self, stage: &str, done: usize) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(format!("{stage}: {done} documents"));
+            bar.tick();
         }
     }
 

@@ -1,11 +1,12 @@
 //! `copydesk dedup`: clean, cluster, write one line per document.
 
-use super::common::{init_threads, AtomicOutput, InputArgs, Progress};
+use super::common::{init_threads, AtomicOutput, FileCorpus, InputArgs, Progress};
 use anyhow::Result;
 use clap::Args;
 use copydesk::cluster::Keep;
 use copydesk::dedup::{self, DedupConfig, Method};
 use copydesk::doc::Doc;
+use copydesk::pipeline::{self, Corpus};
 use copydesk::shingle::{ShingleConfig, Unit};
 use copydesk::verify::Similarity;
 use serde_json::json;
@@ -149,18 +150,18 @@ pub fn sketch_docs(docs: &[Doc], config: &DedupConfig, clean: bool) -> Vec<dedup
     sketches
 }
 
-/// Write one clusters line per document of `docs`; `kept_id` names the kept document of
-/// an assignment's `duplicate_of` index.
+/// Write one clusters line per document; `ids[i]` is document i's id, `kept_id` names the kept
+/// document of an assignment's `duplicate_of` index.
 pub fn write_clusters<'a>(
     path: &Path,
-    docs: &[Doc],
+    ids: impl Iterator<Item = &'a str>,
     assignments: &[dedup::Assignment],
     kept_id: impl Fn(u32) -> &'a str,
 ) -> Result<()> {
     let mut out = AtomicOutput::create(path)?;
-    for (doc, a) in docs.iter().zip(assignments) {
+    for (id, a) in ids.zip(assignments) {
         let line = json!({
-            "id": doc.id,
+            "id": id,
             "cluster": a.cluster,
             "duplicate_of": a.duplicate_of.map(&kept_id),
             "similarity": a.similarity.map(|s| (s * 1e6).round() / 1e6),
@@ -175,28 +176,56 @@ pub fn write_clusters<'a>(
 pub fn write_deduped(path: &Path, docs: &[Doc], assignments: &[dedup::Assignment]) -> Result<()> {
     let mut out = AtomicOutput::create(path)?;
     for (doc, a) in docs.iter().zip(assignments) {
-        if a.duplicate_of.is_none() {
-            serde_json::to_writer(&mut out, &json!({"id": doc.id, "text": doc.text}))?;
-            out.write_all(b"\n")?;
-        }
+        write_kept(&mut out, doc, a)?;
     }
     out.commit()
+}
+
+fn write_kept(out: &mut AtomicOutput, doc: &Doc, a: &dedup::Assignment) -> Result<()> {
+    if a.duplicate_of.is_none() {
+        serde_json::to_writer(&mut *out, &json!({"id": doc.id, "text": doc.text}))?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
 }
 
 pub fn run(args: DedupArgs) -> Result<ExitCode> {
     let config = args.config()?;
     init_threads(args.threads)?;
     let started = Instant::now();
-    let loaded = args.input.load()?;
-    let docs = &loaded.docs;
-    let sketches = sketch_docs(docs, &config, !args.no_clean);
-    let outcome = dedup::cluster(sketches, &config);
-    write_clusters(&args.output, docs, &outcome.assignments, |k| {
-        docs[k as usize].id.as_str()
+    let corpus = FileCorpus::open(&args.input)?;
+    let progress = Progress::spinner("");
+    let outcome = pipeline::dedup(&corpus, &config, !args.no_clean, &|pass, done| {
+        progress.message(pass.as_str(), done)
     })?;
+    progress.finish();
+    let scan = corpus.scan();
+    let ids = &scan.ids;
+    write_clusters(
+        &args.output,
+        ids.iter().map(|s| s.as_str()),
+        &outcome.assignments,
+        |k| ids[k as usize].as_str(),
+    )?;
     if let Some(path) = &args.write_deduped {
-        write_deduped(path, docs, &outcome.assignments)?;
+        let mut out = AtomicOutput::create(path)?;
+        let mut at = 0;
+        let mut failed = None;
+        corpus.for_each_batch(&mut |docs| {
+            for doc in docs {
+                if failed.is_none() {
+                    failed = write_kept(&mut out, doc, &outcome.assignments[at]).err();
+                }
+                at += 1;
+            }
+        })?;
+        if let Some(err) = failed {
+            return Err(err);
+        }
+        out.commit()?;
     }
+    let documents = ids.len();
+    let rejected = scan.rejected.len();
 
     let bands = config.bands();
     let lede = config.lede_bands();
@@ -204,15 +233,15 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
     match args.summary {
         SummaryFormat::Json => {
             let summary = json!({
-                "documents": docs.len() + loaded.rejected.len(),
-                "kept": docs.len() - outcome.duplicates,
+                "documents": documents + rejected,
+                "kept": documents - outcome.duplicates,
                 "duplicates": outcome.duplicates,
-                "rejected": loaded.rejected.len(),
+                "rejected": rejected,
                 "clusters": outcome.clusters,
                 "candidate_pairs": outcome.candidate_pairs,
                 "verified_edges": outcome.verified_edges,
-                "utf8_repaired": loaded.stats.utf8_repaired,
-                "nul_bytes_removed": loaded.stats.nul_bytes_removed,
+                "utf8_repaired": scan.stats.utf8_repaired,
+                "nul_bytes_removed": scan.stats.nul_bytes_removed,
                 "seconds": (seconds * 1000.0).round() / 1000.0,
                 "parameters": {
                     "config": config,
@@ -228,11 +257,11 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
         SummaryFormat::Text => {
             eprintln!(
                 "copydesk dedup: {} documents: {} kept, {} duplicates in {} clusters, {} rejected ({:.2} s)",
-                docs.len() + loaded.rejected.len(),
-                docs.len() - outcome.duplicates,
+                documents + rejected,
+                documents - outcome.duplicates,
                 outcome.duplicates,
                 outcome.clusters,
-                loaded.rejected.len(),
+                rejected,
                 seconds
             );
             eprintln!(

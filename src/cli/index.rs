@@ -264,7 +264,7 @@ fn dedup_against(args: DedupArgs, index: PathBuf) -> Result<ExitCode> {
                 .is_some_and(|k| (k as usize) < against.stored)
         })
         .count();
-    write_clusters(&args.output, docs, new, |k| {
+    write_clusters(&args.output, docs.iter().map(|d| d.id.as_str()), new, |k| {
         against.ids[k as usize].as_str()
     })?;
     if let Some(path) = &args.write_deduped {

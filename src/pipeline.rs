@@ -1,0 +1,402 @@
+//! Dedup of a corpus read in passes, holding a few hundred bytes per document between passes:
+//! no text, no shingle set.
+//!
+//! 1. **Lines** (when cleaning or the repeated-line filter is on): count each site's lines and
+//!    the short lines repeated across documents ([`LineCounts`]).
+//! 2. **Sketch**: every document's matching text is shingled and hashed; what stays is its LSH
+//!    band keys (or SimHash), its length, and its shingles' document frequencies, added to a
+//!    fixed-size count-min sketch ([`DocFrequency`]).
+//! 3. **Verify**: candidate pairs come from the band keys. The corpus is read again and the
+//!    shingle sets of the documents in candidate pairs are rebuilt (without stock shingles)
+//!    and compared exactly with [`check_pair`]; a set is dropped once its last partner has
+//!    been checked.
+//! 4. **Similarity**: clusters are joined by union-find, and one more read rebuilds the sets of
+//!    clustered documents for their similarity to the kept document.
+//!
+//! Each document's state is a pure function of the corpus-wide counts and its own text, and
+//! pairs are sorted, so the outcome does not depend on batch sizes or thread count. It equals
+//! [`crate::dedup::cluster`] over [`crate::dedup::sketch_docs`] of the same documents.
+
+use crate::cluster::{self, UnionFind};
+use crate::dedup::{
+    check_pair, matching_text, sketch, stock_cap, Assignment, DedupConfig, DocFrequency,
+    LineCounts, LineStats, Method, Outcome, Sketch,
+};
+use crate::doc::Doc;
+use crate::lsh;
+use crate::simhash;
+use crate::verify::{self, Similarity};
+use ahash::AHashMap;
+use rayon::prelude::*;
+
+/// A corpus that can be read more than once, giving the same documents in the same order.
+pub trait Corpus {
+    type Error;
+    /// Call `batch` with every document, in consecutive slices, in corpus order.
+    fn for_each_batch(&self, batch: &mut dyn FnMut(&[Doc])) -> Result<(), Self::Error>;
+}
+
+/// Documents already in memory.
+pub struct InMemory<'a>(pub &'a [Doc]);
+
+/// Documents per batch of [`InMemory`]: enough to keep every core busy.
+const BATCH: usize = 4096;
+
+impl Corpus for InMemory<'_> {
+    type Error = std::convert::Infallible;
+    fn for_each_batch(&self, batch: &mut dyn FnMut(&[Doc])) -> Result<(), Self::Error> {
+        for chunk in self.0.chunks(BATCH) {
+            batch(chunk);
+        }
+        Ok(())
+    }
+}
+
+/// The passes, for progress reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pass {
+    Lines,
+    Sketch,
+    Verify,
+    Similarity,
+}
+
+impl Pass {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Pass::Lines => "counting lines",
+            Pass::Sketch => "sketching",
+            Pass::Verify => "verifying",
+            Pass::Similarity => "measuring similarity",
+        }
+    }
+}
+
+/// What the sketch pass keeps of one document.
+struct Kept {
+    /// Band keys of the whole-document index, then of the lede-window index.
+    keys: Vec<u64>,
+    simhash: Option<u64>,
+    chars: usize,
+}
+
+/// Cluster the documents of `corpus`. `progress(pass, documents)` is called after each batch
+/// with the number of documents the pass has done so far.
+pub fn dedup<C: Corpus>(
+    corpus: &C,
+    config: &DedupConfig,
+    clean: bool,
+    progress: &dyn Fn(Pass, usize),
+) -> Result<Outcome, C::Error> {
+    // Pass 1: lines.
+    let stats = if clean || config.repeat_min_docs > 0 {
+        let mut counts = LineCounts::default();
+        let mut done = 0;
+        corpus.for_each_batch(&mut |docs| {
+            counts.observe_docs(docs, config, clean);
+            done += docs.len();
+            progress(Pass::Lines, done);
+        })?;
+        counts.finish(config, clean)
+    } else {
+        LineStats::default()
+    };
+
+    // Pass 2: sketches, reduced to band keys.
+    let df = DocFrequency::default();
+    let bands = config.bands();
+    let lede_bands = config.uses_lede_index().then(|| config.lede_bands());
+    let mut kept: Vec<Kept> = Vec::new();
+    corpus.for_each_batch(&mut |docs| {
+        let batch: Vec<Kept> = docs
+            .par_iter()
+            .map(|d| {
+                let s = sketch(&matching_text(&d.text, d.site.as_deref(), &stats), config);
+                df.add_set(&s.set);
+                reduce(s, config.method, bands, lede_bands)
+            })
+            .collect();
+        kept.extend(batch);
+        progress(Pass::Sketch, kept.len());
+    })?;
+    let n = kept.len();
+
+    let pairs = candidates(&kept, config);
+    let lengths: Vec<usize> = kept.iter().map(|k| k.chars).collect();
+    drop(kept);
+
+    // Pass 3: exact verification of every candidate pair.
+    let cap = stock_cap(n, config);
+    let with_sequence = config.similarity == Similarity::Containment;
+    let state = |d: &Doc| {
+        let mut s = sketch(&matching_text(&d.text, d.site.as_deref(), &stats), config);
+        s.set.retain(|h| df.count(*h) <= cap);
+        if with_sequence {
+            s.sequence.retain(|h| df.count(*h) <= cap);
+        } else {
+            s.sequence = Vec::new();
+        }
+        s
+    };
+    let checked = for_each_pair(
+        corpus,
+        &pairs,
+        &state,
+        &|a, b| check_pair(a, b, config).edge,
+        &|done| progress(Pass::Verify, done),
+    )?;
+    let edges: Vec<(u32, u32)> = pairs
+        .iter()
+        .zip(&checked)
+        .filter(|(_, edge)| **edge)
+        .map(|(p, _)| *p)
+        .collect();
+
+    let mut uf = UnionFind::new(n);
+    for (i, j) in &edges {
+        uf.union(*i, *j);
+    }
+    let clusters = cluster::assign(&mut uf, config.keep, &lengths);
+
+    // Pass 4: each duplicate's similarity to its kept document.
+    let to_kept: Vec<(u32, u32)> = {
+        let mut v: Vec<(u32, u32)> = (0..n as u32)
+            .filter_map(|i| {
+                let k = clusters.kept[clusters.cluster[i as usize] as usize];
+                (k != i).then_some((i.min(k), i.max(k)))
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    let similarity = config.similarity;
+    let set_only = |d: &Doc| {
+        let mut s = state(d);
+        s.sequence = Vec::new();
+        s
+    };
+    let similarities = for_each_pair(
+        corpus,
+        &to_kept,
+        &set_only,
+        &|a, b| verify::similarity(&a.set, &b.set, similarity),
+        &|done| progress(Pass::Similarity, done),
+    )?;
+    let mut similarity_of: Vec<Option<f64>> = vec![None; n];
+    for ((i, j), s) in to_kept.iter().zip(similarities) {
+        let k = clusters.kept[clusters.cluster[*i as usize] as usize];
+        let dup = if k == *i { *j } else { *i };
+        similarity_of[dup as usize] = Some(s);
+    }
+
+    let assignments: Vec<Assignment> = (0..n)
+        .map(|i| {
+            let c = clusters.cluster[i];
+            let k = clusters.kept[c as usize];
+            Assignment {
+                cluster: c,
+                duplicate_of: (k as usize != i).then_some(k),
+                similarity: similarity_of[i],
+            }
+        })
+        .collect();
+    Ok(Outcome {
+        clusters: clusters.kept.len(),
+        duplicates: to_kept.len(),
+        candidate_pairs: pairs.len(),
+        verified_edges: edges.len(),
+        assignments,
+    })
+}
+
+/// Keep only what candidate search needs.
+fn reduce(s: Sketch, method: Method, bands: lsh::Bands, lede: Option<lsh::Bands>) -> Kept {
+    let mut keys = Vec::new();
+    let mut simhash = None;
+    match method {
+        Method::Minhash => {
+            keys.extend(lsh::band_keys(&s.signature, bands));
+            if let Some(lede) = lede {
+                keys.extend(lsh::band_keys(&s.lede_signature, lede));
+            }
+        }
+        Method::Simhash => simhash = (!s.set.is_empty()).then_some(s.simhash),
+    }
+    Kept {
+        keys,
+        simhash,
+        chars: s.chars,
+    }
+}
+
+/// Candidate pairs, exactly as [`crate::dedup::candidates`] finds them.
+fn candidates(kept: &[Kept], config: &DedupConfig) -> Vec<(u32, u32)> {
+    match config.method {
+        Method::Minhash => {
+            let whole = config.bands().bands;
+            let mut entries: Vec<(u64, u32)> = Vec::new();
+            let mut lede: Vec<(u64, u32)> = Vec::new();
+            for (doc, k) in kept.iter().enumerate() {
+                let (w, l) = k.keys.split_at(whole.min(k.keys.len()));
+                entries.extend(w.iter().map(|key| (*key, doc as u32)));
+                lede.extend(l.iter().map(|key| (*key, doc as u32)));
+            }
+            let mut pairs = lsh::pairs_from_keys(entries);
+            if config.uses_lede_index() {
+                pairs.extend(lsh::pairs_from_keys(lede));
+                pairs.sort_unstable();
+                pairs.dedup();
+            }
+            pairs
+        }
+        Method::Simhash => {
+            let hashes: Vec<Option<u64>> = kept.iter().map(|k| k.simhash).collect();
+            simhash::candidates(&hashes, config.simhash_distance)
+        }
+    }
+}
+
+/// Read the corpus once and apply `f` to every pair of `pairs` (sorted, `i < j`), with the
+/// states `state` builds for both documents. A state is built only for documents in a pair and
+/// kept only until its last partner has been read, so memory holds the states of the
+/// documents whose partners are still ahead. Results come back in the order of `pairs`.
+fn for_each_pair<C: Corpus, R: Send + Default + Clone>(
+    corpus: &C,
+    pairs: &[(u32, u32)],
+    state: &(dyn Fn(&Doc) -> Sketch + Sync),
+    f: &(dyn Fn(&Sketch, &Sketch) -> R + Sync),
+    progress: &dyn Fn(usize),
+) -> Result<Vec<R>, C::Error> {
+    let mut results = vec![R::default(); pairs.len()];
+    if pairs.is_empty() {
+        return Ok(results);
+    }
+    // Pairs by their later document, and the last partner of every document.
+    let mut by_later: Vec<usize> = (0..pairs.len()).collect();
+    by_later.sort_unstable_by_key(|&p| (pairs[p].1, pairs[p].0));
+    let mut last: AHashMap<u32, u32> = AHashMap::new();
+    for &(i, j) in pairs {
+        let e = last.entry(i).or_insert(j);
+        *e = (*e).max(j);
+        last.entry(j).or_insert(j);
+    }
+    let mut open: AHashMap<u32, Sketch> = AHashMap::new();
+    let mut start = 0usize;
+    let mut cursor = 0usize;
+    corpus.for_each_batch(&mut |docs| {
+        let end = start + docs.len();
+        let fresh: Vec<(u32, Sketch)> = docs
+            .par_iter()
+            .enumerate()
+            .filter_map(|(o, d)| {
+                let id = (start + o) as u32;
+                last.contains_key(&id).then(|| (id, state(d)))
+            })
+            .collect();
+        open.extend(fresh);
+        // Every pair whose later document is in this batch now has both states.
+        let from = cursor;
+        while cursor < by_later.len() && (pairs[by_later[cursor]].1 as usize) < end {
+            cursor += 1;
+        }
+        let due = &by_later[from..cursor];
+        let done: Vec<(usize, R)> = due
+            .par_iter()
+            .filter_map(|&p| {
+                let (i, j) = pairs[p];
+                Some((p, f(open.get(&i)?, open.get(&j)?)))
+            })
+            .collect();
+        for (p, r) in done {
+            results[p] = r;
+        }
+        open.retain(|id, _| last.get(id).is_some_and(|l| *l as usize >= end));
+        start = end;
+        progress(start);
+    })?;
+    Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dedup;
+    use crate::doc::Origin;
+
+    fn doc(id: usize, text: &str) -> Doc {
+        Doc {
+            id: id.to_string(),
+            text: text.to_string(),
+            site: None,
+            origin: Origin {
+                path: "mem".into(),
+                line: Some(id as u64 + 1),
+            },
+        }
+    }
+
+    /// A corpus that hands out batches of a fixed size, to move batch boundaries around.
+    struct Batched<'a>(&'a [Doc], usize);
+    impl Corpus for Batched<'_> {
+        type Error = std::convert::Infallible;
+        fn for_each_batch(&self, batch: &mut dyn FnMut(&[Doc])) -> Result<(), Self::Error> {
+            for chunk in self.0.chunks(self.1) {
+                batch(chunk);
+            }
+            Ok(())
+        }
+    }
+
+    fn corpus() -> Vec<Doc> {
+        let story = "The central bank raised its main interest rate by half a point on Tuesday, \
+            the third increase this year, citing inflation that has stayed above its target. \
+            Officials said further moves would depend on wage growth and energy prices over the winter. \
+            Markets had expected a smaller step, and the currency rose after the announcement.";
+        let other =
+            "Heavy snow closed the mountain pass for the second day as crews worked to clear \
+            drifts of up to three metres, and the police advised drivers to wait for the weekend.";
+        vec![
+            doc(0, other),
+            doc(1, story),
+            doc(2, &format!("{story} Analysts were surprised.")),
+            doc(3, &story[..150]),
+            doc(4, &format!("BERLIN (Reuters) - {story}")),
+            doc(5, "Short unrelated text about gardening tips for spring."),
+        ]
+    }
+
+    #[test]
+    fn equals_the_in_memory_clustering_for_any_batch_size() {
+        let docs = corpus();
+        for config in [
+            DedupConfig::default(),
+            DedupConfig {
+                similarity: Similarity::Jaccard,
+                threshold: 0.8,
+                ..DedupConfig::default()
+            },
+        ] {
+            let expected =
+                dedup::cluster(dedup::sketch_docs(&docs, &config, true, &|| {}), &config);
+            for size in [1, 2, 4, 100] {
+                let got = dedup(&Batched(&docs, size), &config, true, &|_, _| {}).unwrap();
+                assert_eq!(got.assignments, expected.assignments, "batch {size}");
+                assert_eq!(got.candidate_pairs, expected.candidate_pairs);
+                assert_eq!(got.verified_edges, expected.verified_edges);
+            }
+        }
+    }
+
+    #[test]
+    fn reprints_join_and_others_stay_apart() {
+        let docs = corpus();
+        let out = dedup(&InMemory(&docs), &DedupConfig::default(), true, &|_, _| {}).unwrap();
+        let a = &out.assignments;
+        assert_eq!(a[2].duplicate_of, Some(1));
+        assert_eq!(a[3].duplicate_of, Some(1));
+        assert_eq!(a[4].duplicate_of, Some(1));
+        assert_eq!(a[0].duplicate_of, None);
+        assert_eq!(a[5].duplicate_of, None);
+        assert!(a[2].similarity.is_some_and(|s| s > 0.9));
+    }
+}
