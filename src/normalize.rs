@@ -29,20 +29,30 @@ pub fn normalize(text: &str) -> String {
         }
     };
     if joined.is_ascii() {
-        for c in joined.chars() {
-            push(c.to_ascii_lowercase(), &mut out);
+        // Byte loop: the common case, and a third of dedup's time before it existed.
+        let mut bytes = Vec::with_capacity(joined.len());
+        let mut pending_space = false;
+        for &b in joined.as_bytes() {
+            // The ASCII characters `char::is_whitespace` accepts: U+0009..=U+000D and space.
+            if matches!(b, b'\t'..=b'\r' | b' ') {
+                pending_space = !bytes.is_empty();
+            } else {
+                if pending_space {
+                    bytes.push(b' ');
+                    pending_space = false;
+                }
+                bytes.push(b.to_ascii_lowercase());
+            }
         }
-        return out;
+        return String::from_utf8(bytes).unwrap_or_default();
     }
     // NFKC, lowercase, then NFKC again: lowercasing can leave a sequence that NFKC composes
-    // (and the second pass makes the function idempotent).
-    let folded: String = joined
-        .chars()
-        .filter(|c| !is_invisible(*c))
-        .nfkc()
-        .flat_map(char::to_lowercase)
-        .nfkc()
-        .collect();
+    // (and the second pass makes the function idempotent). A text that the quick check
+    // finds already normalized (most text) is not normalized again.
+    let visible: String = joined.chars().filter(|c| !is_invisible(*c)).collect();
+    let composed = nfkc(visible);
+    let lowered: String = composed.chars().flat_map(char::to_lowercase).collect();
+    let folded = nfkc(lowered);
     for c in folded.chars() {
         if is_invisible(c) {
             continue;
@@ -50,6 +60,15 @@ pub fn normalize(text: &str) -> String {
         push(fold_char(c), &mut out);
     }
     out
+}
+
+/// NFKC of `text`, skipping the work when the quick check says it is already normalized.
+fn nfkc(text: String) -> String {
+    if unicode_normalization::is_nfkc_quick(text.chars()) == unicode_normalization::IsNormalized::Yes {
+        text
+    } else {
+        text.nfkc().collect()
+    }
 }
 
 /// Characters that carry no text: zero-width spaces and joiners, word joiner, BOM, soft hyphen.

@@ -55,6 +55,12 @@ pub fn ocr_skeleton(word: &str) -> std::borrow::Cow<'_, str> {
         return std::borrow::Cow::Borrowed(word);
     }
     let mut out = String::with_capacity(word.len());
+    push_ocr_skeleton(word, &mut out);
+    std::borrow::Cow::Owned(out)
+}
+
+/// Append the OCR skeleton of `word` (see [`ocr_skeleton`]) to `out`, without allocating.
+pub fn push_ocr_skeleton(word: &str, out: &mut String) {
     let mut chars = word.chars().peekable();
     while let Some(c) = chars.next() {
         match (c, chars.peek().copied()) {
@@ -76,7 +82,6 @@ pub fn ocr_skeleton(word: &str) -> std::borrow::Cow<'_, str> {
             _ => out.push(c),
         }
     }
-    std::borrow::Cow::Owned(out)
 }
 
 /// Hash one word (or any byte string) with the fixed seed.
@@ -109,10 +114,13 @@ pub fn shingles_into(normalized: &str, config: &ShingleConfig, out: &mut Vec<u64
     let n = config.ngram.max(1);
     match config.unit {
         Unit::Word => {
+            let mut skeleton = String::new();
             let hashes: Vec<u64> = words(normalized)
                 .map(|w| {
                     if config.ocr_fold {
-                        hash_bytes(ocr_skeleton(w).as_bytes())
+                        skeleton.clear();
+                        push_ocr_skeleton(w, &mut skeleton);
+                        hash_bytes(skeleton.as_bytes())
                     } else {
                         hash_bytes(w.as_bytes())
                     }
@@ -131,7 +139,7 @@ pub fn shingles_into(normalized: &str, config: &ShingleConfig, out: &mut Vec<u64
             let mut joined = String::with_capacity(normalized.len());
             for w in words(normalized) {
                 if config.ocr_fold {
-                    joined.push_str(&ocr_skeleton(w));
+                    push_ocr_skeleton(w, &mut joined);
                 } else {
                     joined.push_str(w);
                 }
