@@ -17,8 +17,10 @@
 
 use crate::doc::Doc;
 use ahash::AHashMap;
+use aho_corasick::AhoCorasick;
 use rayon::prelude::*;
 use serde::Serialize;
+use std::sync::LazyLock;
 
 /// Why a line was removed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -129,6 +131,28 @@ pub struct TemplateCounts {
 /// Hash of a line with digits, case and spacing normalized, so "112 comments" and
 /// "7 Comments" are one template line (a run of digits becomes one `0`).
 fn normalized_hash(line: &str) -> u64 {
+    if line.is_ascii() {
+        // The same string as the general path below, built without per-character case tables.
+        let mut norm: Vec<u8> = Vec::with_capacity(line.len());
+        for w in line.split_whitespace() {
+            if !norm.is_empty() {
+                norm.push(b' ');
+            }
+            let mut prev_digit = false;
+            for &b in w.as_bytes() {
+                if b.is_ascii_digit() {
+                    if !prev_digit {
+                        norm.push(b'0');
+                    }
+                    prev_digit = true;
+                } else {
+                    prev_digit = false;
+                    norm.push(b.to_ascii_lowercase());
+                }
+            }
+        }
+        return crate::shingle::hash_bytes(&norm);
+    }
     let mut norm = String::with_capacity(line.len());
     for w in line.split_whitespace() {
         if !norm.is_empty() {
@@ -492,15 +516,7 @@ fn contains_words(haystack: &str, needle: &str) -> bool {
     while let Some(pos) = haystack[from..].find(needle) {
         let start = from + pos;
         let end = start + needle.len();
-        let before_ok = haystack[..start]
-            .chars()
-            .next_back()
-            .is_none_or(|c| !c.is_alphanumeric());
-        let after_ok = haystack[end..]
-            .chars()
-            .next()
-            .is_none_or(|c| !c.is_alphanumeric());
-        if before_ok && after_ok {
+        if word_bounded(haystack, start, end) {
             return true;
         }
         from = end;
@@ -508,16 +524,69 @@ fn contains_words(haystack: &str, needle: &str) -> bool {
     false
 }
 
+/// `haystack[start..end]` is neither preceded nor followed by a letter or digit.
+fn word_bounded(haystack: &str, start: usize, end: usize) -> bool {
+    let before_ok = haystack[..start]
+        .chars()
+        .next_back()
+        .is_none_or(|c| !c.is_alphanumeric());
+    let after_ok = haystack[end..]
+        .chars()
+        .next()
+        .is_none_or(|c| !c.is_alphanumeric());
+    before_ok && after_ok
+}
+
 /// Cookie banners and legal notices, which are long prose but never article text.
+const NOTICES: &[&str] = &[
+    "cookie",
+    "cookies",
+    "all rights reserved",
+    "privacy policy",
+    "terms of use",
+];
+
+/// A phrase list compiled once into one automaton, so a line is scanned once per list rather
+/// than once per phrase (the lists were most of `clean`'s time).
+struct Phrases {
+    list: &'static [&'static str],
+    automaton: Option<AhoCorasick>,
+}
+
+impl Phrases {
+    fn new(list: &'static [&'static str]) -> Phrases {
+        Phrases {
+            list,
+            automaton: AhoCorasick::new(list).ok(),
+        }
+    }
+
+    /// Some phrase occurs in `haystack` as whole words.
+    fn any_words(&self, haystack: &str) -> bool {
+        match &self.automaton {
+            Some(ac) => ac
+                .find_overlapping_iter(haystack)
+                .any(|m| word_bounded(haystack, m.start(), m.end())),
+            None => self.list.iter().any(|p| contains_words(haystack, p)),
+        }
+    }
+
+    /// Some phrase occurs in `haystack`, anywhere.
+    fn any_substring(&self, haystack: &str) -> bool {
+        match &self.automaton {
+            Some(ac) => ac.is_match(haystack),
+            None => self.list.iter().any(|p| haystack.contains(p)),
+        }
+    }
+}
+
+static STRONG: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(STRONG_PROMPTS));
+static WEAK: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(WEAK_PROMPTS));
+static SUBSTRING: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(SUBSTRING_PROMPTS));
+static NOTICE: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(NOTICES));
+
 fn is_notice(lower: &str) -> bool {
-    const NOTICES: &[&str] = &[
-        "cookie",
-        "cookies",
-        "all rights reserved",
-        "privacy policy",
-        "terms of use",
-    ];
-    NOTICES.iter().any(|p| contains_words(lower, p))
+    NOTICE.any_words(lower)
 }
 
 fn prompt_kind(text: &str, words: usize) -> Prompt {
@@ -530,10 +599,10 @@ fn prompt_kind(text: &str, words: usize) -> Prompt {
             Prompt::None
         };
     }
-    if SUBSTRING_PROMPTS.iter().any(|p| lower.contains(p)) {
+    if SUBSTRING.any_substring(&lower) {
         return Prompt::Strong;
     }
-    if words <= 15 && STRONG_PROMPTS.iter().any(|p| contains_words(&lower, p)) {
+    if words <= 15 && STRONG.any_words(&lower) {
         return Prompt::Strong;
     }
     if words > 15 {
@@ -543,7 +612,7 @@ fn prompt_kind(text: &str, words: usize) -> Prompt {
             Prompt::None
         };
     }
-    if words <= 6 && WEAK_PROMPTS.iter().any(|p| contains_words(&lower, p)) {
+    if words <= 6 && WEAK.any_words(&lower) {
         return Prompt::Weak;
     }
     Prompt::None
