@@ -64,7 +64,9 @@ pub fn normalize(text: &str) -> String {
 
 /// NFKC of `text`, skipping the work when the quick check says it is already normalized.
 fn nfkc(text: String) -> String {
-    if unicode_normalization::is_nfkc_quick(text.chars()) == unicode_normalization::IsNormalized::Yes {
+    if unicode_normalization::is_nfkc_quick(text.chars())
+        == unicode_normalization::IsNormalized::Yes
+    {
         text
     } else {
         text.nfkc().collect()

@@ -74,10 +74,34 @@ impl Pass {
 
 /// What the sketch pass keeps of one document.
 struct Kept {
-    /// Band keys of the whole-document index, then of the lede-window index.
+    /// Band keys of the whole-document index, then of the lede-window index; empty for a
+    /// document without shingles.
     keys: Vec<u64>,
     simhash: Option<u64>,
     chars: usize,
+}
+
+/// What the sketch pass keeps of all documents, packed: `stride` keys per document.
+#[derive(Default)]
+struct Sketched {
+    keys: Vec<u64>,
+    has_keys: Vec<bool>,
+    simhash: Vec<Option<u64>>,
+    chars: Vec<usize>,
+}
+
+impl Sketched {
+    fn push(&mut self, k: Kept, stride: usize) {
+        let present = k.keys.len() == stride && stride > 0;
+        if present {
+            self.keys.extend_from_slice(&k.keys);
+        } else {
+            self.keys.extend(std::iter::repeat_n(0, stride));
+        }
+        self.has_keys.push(present);
+        self.simhash.push(k.simhash);
+        self.chars.push(k.chars);
+    }
 }
 
 /// Cluster the documents of `corpus`. `progress(pass, documents)` is called after each batch
@@ -106,7 +130,11 @@ pub fn dedup<C: Corpus>(
     let df = DocFrequency::default();
     let bands = config.bands();
     let lede_bands = config.uses_lede_index().then(|| config.lede_bands());
-    let mut kept: Vec<Kept> = Vec::new();
+    let stride = match config.method {
+        Method::Minhash => bands.bands + lede_bands.map_or(0, |b| b.bands),
+        Method::Simhash => 0,
+    };
+    let mut kept = Sketched::default();
     corpus.for_each_batch(&mut |docs| {
         let batch: Vec<Kept> = docs
             .par_iter()
@@ -116,13 +144,15 @@ pub fn dedup<C: Corpus>(
                 reduce(s, config.method, bands, lede_bands)
             })
             .collect();
-        kept.extend(batch);
-        progress(Pass::Sketch, kept.len());
+        for k in batch {
+            kept.push(k, stride);
+        }
+        progress(Pass::Sketch, kept.chars.len());
     })?;
-    let n = kept.len();
+    let n = kept.chars.len();
 
-    let pairs = candidates(&kept, config);
-    let lengths: Vec<usize> = kept.iter().map(|k| k.chars).collect();
+    let pairs = candidates(&kept, stride, config);
+    let lengths = std::mem::take(&mut kept.chars);
     drop(kept);
 
     // Pass 3: exact verification of every candidate pair.
@@ -230,14 +260,17 @@ fn reduce(s: Sketch, method: Method, bands: lsh::Bands, lede: Option<lsh::Bands>
 }
 
 /// Candidate pairs, exactly as [`crate::dedup::candidates`] finds them.
-fn candidates(kept: &[Kept], config: &DedupConfig) -> Vec<(u32, u32)> {
+fn candidates(kept: &Sketched, stride: usize, config: &DedupConfig) -> Vec<(u32, u32)> {
     match config.method {
         Method::Minhash => {
-            let whole = config.bands().bands;
+            let whole = config.bands().bands.min(stride);
             let mut entries: Vec<(u64, u32)> = Vec::new();
             let mut lede: Vec<(u64, u32)> = Vec::new();
-            for (doc, k) in kept.iter().enumerate() {
-                let (w, l) = k.keys.split_at(whole.min(k.keys.len()));
+            for (doc, keys) in kept.keys.chunks(stride.max(1)).enumerate() {
+                if !kept.has_keys[doc] {
+                    continue;
+                }
+                let (w, l) = keys.split_at(whole);
                 entries.extend(w.iter().map(|key| (*key, doc as u32)));
                 lede.extend(l.iter().map(|key| (*key, doc as u32)));
             }
@@ -249,10 +282,7 @@ fn candidates(kept: &[Kept], config: &DedupConfig) -> Vec<(u32, u32)> {
             }
             pairs
         }
-        Method::Simhash => {
-            let hashes: Vec<Option<u64>> = kept.iter().map(|k| k.simhash).collect();
-            simhash::candidates(&hashes, config.simhash_distance)
-        }
+        Method::Simhash => simhash::candidates(&kept.simhash, config.simhash_distance),
     }
 }
 

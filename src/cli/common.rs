@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use copydesk::doc::Doc;
+use copydesk::doc::{Doc, Origin};
 use copydesk::input::{InputConfig, Item, ReadStats, Reader, Rejected, Utf8Policy};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -155,11 +155,72 @@ pub struct FileCorpus<'a> {
 #[derive(Default)]
 pub struct Scan {
     /// Ids of the documents, in corpus order.
-    pub ids: Vec<String>,
+    pub ids: Ids,
     pub rejected: Vec<RejectRecord>,
     pub stats: ReadStats,
     /// By reader document number: was it kept (false: a duplicate id)?
     accepted: Vec<bool>,
+}
+
+/// Document ids packed in one string (a `String` per id would cost 24 bytes more each).
+#[derive(Default)]
+pub struct Ids {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Ids {
+    pub fn push(&mut self, id: &str) {
+        self.text.push_str(id);
+        self.ends.push(self.text.len());
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.text.get(start..end)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).filter_map(|i| self.get(i))
+    }
+}
+
+/// Ids seen so far, by their xxh3 hash: a duplicate is confirmed against the stored id, so a
+/// hash collision is never taken for a duplicate. Keeps where each id was first seen.
+#[derive(Default)]
+struct Seen {
+    by_hash: ahash::AHashMap<u64, Vec<u32>>,
+    origins: Vec<(u32, Option<u64>)>,
+    paths: Vec<PathBuf>,
+}
+
+impl Seen {
+    /// Where `id` was first seen, if it was; otherwise remember it as the next document of `ids`.
+    fn first_or_insert(&mut self, id: &str, ids: &Ids, origin: &Origin) -> Option<Origin> {
+        let slot = self
+            .by_hash
+            .entry(copydesk::shingle::hash_bytes(id.as_bytes()))
+            .or_default();
+        if let Some(&first) = slot.iter().find(|&&p| ids.get(p as usize) == Some(id)) {
+            let (path, line) = self.origins[first as usize];
+            return Some(Origin {
+                path: self.paths[path as usize].clone(),
+                line,
+            });
+        }
+        slot.push(ids.len() as u32);
+        if self.paths.last() != Some(&origin.path) {
+            self.paths.push(origin.path.clone());
+        }
+        self.origins
+            .push(((self.paths.len() - 1) as u32, origin.line));
+        None
+    }
 }
 
 /// Documents handed over per batch (fewer when their texts pass `BATCH_BYTES`).
@@ -226,7 +287,7 @@ impl copydesk::pipeline::Corpus for FileCorpus<'_> {
         let fail_utf8 = config.invalid_utf8 == Utf8Policy::Fail;
         let mut reader = Reader::new(&self.paths, config);
         let mut scan = Scan::default();
-        let mut first_seen: HashMap<String, String> = HashMap::new();
+        let mut seen = Seen::default();
         let known = self.scan.borrow();
         let mut ordinal = 0usize;
         let mut position = 0usize;
@@ -259,7 +320,9 @@ impl copydesk::pipeline::Corpus for FileCorpus<'_> {
                 for item in items {
                     match item {
                         Item::Doc(doc) if first => {
-                            if let Some(at) = first_seen.get(&doc.id) {
+                            if let Some(at) = seen.first_or_insert(&doc.id, &scan.ids, &doc.origin)
+                            {
+                                let at = self.show(at.to_string());
                                 let r = Rejected {
                                     reason: format!("duplicate id {:?} (first at {at})", doc.id),
                                     origin: doc.origin.clone(),
@@ -269,10 +332,8 @@ impl copydesk::pipeline::Corpus for FileCorpus<'_> {
                                 scan.accepted.push(false);
                                 self.reject(r, fail_utf8, &mut scan)?;
                             } else {
-                                first_seen
-                                    .insert(doc.id.clone(), self.show(doc.origin.to_string()));
                                 scan.accepted.push(true);
-                                scan.ids.push(doc.id.clone());
+                                scan.ids.push(&doc.id);
                                 docs.push(doc);
                             }
                         }
@@ -282,7 +343,7 @@ impl copydesk::pipeline::Corpus for FileCorpus<'_> {
                             ordinal += 1;
                             match accepted {
                                 Some(false) => continue,
-                                Some(true) if scan.ids.get(position) == Some(&doc.id) => {
+                                Some(true) if scan.ids.get(position) == Some(doc.id.as_str()) => {
                                     position += 1;
                                     docs.push(doc);
                                 }

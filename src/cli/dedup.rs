@@ -201,12 +201,9 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
     progress.finish();
     let scan = corpus.scan();
     let ids = &scan.ids;
-    write_clusters(
-        &args.output,
-        ids.iter().map(|s| s.as_str()),
-        &outcome.assignments,
-        |k| ids[k as usize].as_str(),
-    )?;
+    write_clusters(&args.output, ids.iter(), &outcome.assignments, |k| {
+        ids.get(k as usize).unwrap_or_default()
+    })?;
     if let Some(path) = &args.write_deduped {
         let mut out = AtomicOutput::create(path)?;
         let mut at = 0;
