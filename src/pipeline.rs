@@ -75,7 +75,7 @@ impl Pass {
 /// What the sketch pass keeps of one document.
 struct Kept {
     /// Band keys of the whole-document index, then of the lede-window index; empty for a
-    /// document without shingles.
+    /// document without shingles (and with SimHash).
     keys: Vec<u64>,
     simhash: Option<u64>,
     chars: usize,
@@ -99,7 +99,10 @@ impl Sketched {
             self.keys.extend(std::iter::repeat_n(0, stride));
         }
         self.has_keys.push(present);
-        self.simhash.push(k.simhash);
+        if stride == 0 {
+            // A SimHash run: no band keys, one hash per document.
+            self.simhash.push(k.simhash);
+        }
         self.chars.push(k.chars);
     }
 }
@@ -403,6 +406,10 @@ mod tests {
             DedupConfig {
                 similarity: Similarity::Jaccard,
                 threshold: 0.8,
+                ..DedupConfig::default()
+            },
+            DedupConfig {
+                method: Method::Simhash,
                 ..DedupConfig::default()
             },
         ] {

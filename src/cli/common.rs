@@ -194,31 +194,47 @@ impl Ids {
 /// hash collision is never taken for a duplicate. Keeps where each id was first seen.
 #[derive(Default)]
 struct Seen {
-    by_hash: ahash::AHashMap<u64, Vec<u32>>,
-    origins: Vec<(u32, Option<u64>)>,
+    by_hash: ahash::AHashMap<u64, u32>,
+    /// Ids whose hash another id already holds (practically never used).
+    collided: HashMap<String, u32>,
+    /// (path number, line or `u64::MAX`) of every kept document.
+    origins: Vec<(u32, u64)>,
     paths: Vec<PathBuf>,
 }
 
 impl Seen {
     /// Where `id` was first seen, if it was; otherwise remember it as the next document of `ids`.
     fn first_or_insert(&mut self, id: &str, ids: &Ids, origin: &Origin) -> Option<Origin> {
-        let slot = self
+        let next = ids.len() as u32;
+        let first = match self
             .by_hash
             .entry(copydesk::shingle::hash_bytes(id.as_bytes()))
-            .or_default();
-        if let Some(&first) = slot.iter().find(|&&p| ids.get(p as usize) == Some(id)) {
+        {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(next);
+                None
+            }
+            std::collections::hash_map::Entry::Occupied(slot) => {
+                if ids.get(*slot.get() as usize) == Some(id) {
+                    Some(*slot.get())
+                } else {
+                    let at = *self.collided.entry(id.to_owned()).or_insert(next);
+                    (at != next).then_some(at)
+                }
+            }
+        };
+        if let Some(first) = first {
             let (path, line) = self.origins[first as usize];
             return Some(Origin {
                 path: self.paths[path as usize].clone(),
-                line,
+                line: (line != u64::MAX).then_some(line),
             });
         }
-        slot.push(ids.len() as u32);
         if self.paths.last() != Some(&origin.path) {
             self.paths.push(origin.path.clone());
         }
-        self.origins
-            .push(((self.paths.len() - 1) as u32, origin.line));
+        let line = origin.line.unwrap_or(u64::MAX);
+        self.origins.push(((self.paths.len() - 1) as u32, line));
         None
     }
 }
