@@ -539,3 +539,43 @@ mod tests {
         assert!(!check.edge);
     }
 }
+
+/// The 1-based numbers (as [`str::lines`] numbers them) of the lines of each text that
+/// [`matching_texts`] drops: short lines without digits found in at least `repeat_min_docs`
+/// of the texts. Empty lists when the filter is off.
+pub fn repeated_line_numbers(texts: &[&str], config: &DedupConfig) -> Vec<Vec<usize>> {
+    if config.repeat_min_docs == 0 {
+        return vec![Vec::new(); texts.len()];
+    }
+    let max_words = config.repeat_max_words;
+    let hashes: Vec<Vec<Option<u64>>> = texts
+        .par_iter()
+        .map(|t| t.lines().map(|l| line_hash(l, max_words)).collect())
+        .collect();
+    let mut counts: ahash::AHashMap<u64, u32> = ahash::AHashMap::new();
+    for doc in &hashes {
+        let mut seen: Vec<u64> = doc.iter().flatten().copied().collect();
+        seen.sort_unstable();
+        seen.dedup();
+        for h in seen {
+            *counts.entry(h).or_insert(0) += 1;
+        }
+    }
+    hashes
+        .par_iter()
+        .map(|line_hashes| {
+            line_hashes
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| {
+                    h.is_some_and(|h| {
+                        counts
+                            .get(&h)
+                            .is_some_and(|&n| n as usize >= config.repeat_min_docs)
+                    })
+                })
+                .map(|(i, _)| i + 1)
+                .collect()
+        })
+        .collect()
+}
