@@ -449,14 +449,66 @@ pub struct Passage {
     pub links: Vec<Link>,
 }
 
+/// The occurrences of a passage in the copies of one story.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StoryOccurrences {
+    /// The story (its smallest document index).
+    pub story: u32,
+    /// Index into [`Passage::occurrences`] of the copy that stands for the story: the one with
+    /// the most linked evidence, then the one whose exact wording the passage's other
+    /// occurrences share most ([`Passage::agreement`]), then the shortest document (the fewest
+    /// additions such as site furniture and bylines), then the first.
+    pub main: usize,
+    /// The passage's other occurrences in copies of the story, in document order.
+    pub copies: Vec<usize>,
+}
+
 impl Passage {
-    /// The occurrence with the most linked evidence (ties: first), whose text represents it.
-    pub fn representative(&self) -> usize {
+    /// Per occurrence: how widely its exact wording (whitespace-split word 3-grams of the
+    /// original text) is shared by the passage's other occurrences.
+    pub fn agreement(&self, texts: &[&str]) -> Vec<u64> {
+        let grams: Vec<Vec<u64>> = self
+            .occurrences
+            .iter()
+            .map(|o| {
+                let text = texts.get(o.doc as usize).copied().unwrap_or("");
+                let slice: String = text
+                    .chars()
+                    .skip(o.start as usize)
+                    .take(o.end.saturating_sub(o.start) as usize)
+                    .collect();
+                raw_grams(&slice, &[])
+            })
+            .collect();
+        let mut all: Vec<u64> = grams.iter().flatten().copied().collect();
+        all.sort_unstable();
+        grams
+            .iter()
+            .map(|g| {
+                g.iter()
+                    .map(|h| {
+                        let start = all.partition_point(|x| x < h);
+                        let n = all[start..].partition_point(|x| x == h);
+                        n.saturating_sub(1) as u64
+                    })
+                    .sum()
+            })
+            .collect()
+    }
+
+    /// Seeds linked to each occurrence (its evidence across stories).
+    fn weights(&self) -> Vec<u64> {
         let mut weight = vec![0u64; self.occurrences.len()];
         for l in &self.links {
             weight[l.x as usize] += l.seeds as u64;
             weight[l.y as usize] += l.seeds as u64;
         }
+        weight
+    }
+
+    /// The occurrence with the most linked evidence (ties: first), whose text represents it.
+    pub fn representative(&self) -> usize {
+        let weight = self.weights();
         let mut best = 0;
         for (i, w) in weight.iter().enumerate() {
             if *w > weight[best] {
@@ -464,6 +516,43 @@ impl Passage {
             }
         }
         best
+    }
+
+    /// The occurrences grouped by story, one group per story, in the document order of their
+    /// main occurrence. `texts` are the original texts, indexed by document.
+    pub fn by_story(&self, texts: &[&str]) -> Vec<StoryOccurrences> {
+        let weight = self.weights();
+        let agree = self.agreement(texts);
+        let rank = |i: usize| {
+            let doc = self.occurrences[i].doc as usize;
+            let len = texts.get(doc).map_or(0, |t| t.len());
+            (weight[i], agree[i], std::cmp::Reverse(len))
+        };
+        let mut order: Vec<usize> = (0..self.occurrences.len()).collect();
+        // Stable: within a story, occurrences stay in document order.
+        order.sort_by_key(|&i| self.occurrences[i].story);
+        let mut groups: Vec<StoryOccurrences> = Vec::new();
+        let mut k = 0;
+        while k < order.len() {
+            let story = self.occurrences[order[k]].story;
+            let end = k + order[k..].partition_point(|&i| self.occurrences[i].story == story);
+            let members = &order[k..end];
+            let mut main = members[0];
+            for &i in &members[1..] {
+                if rank(i) > rank(main) {
+                    main = i;
+                }
+            }
+            let copies = members.iter().copied().filter(|&i| i != main).collect();
+            groups.push(StoryOccurrences {
+                story,
+                main,
+                copies,
+            });
+            k = end;
+        }
+        groups.sort_by_key(|g| (self.occurrences[g.main].doc, self.occurrences[g.main].start));
+        groups
     }
 }
 
@@ -475,9 +564,6 @@ pub struct Found {
     pub story: Vec<u32>,
     /// Document pairs recognized as copies of one story.
     pub copy_pairs: usize,
-    /// Per document: how many other documents are its copies (the best-kept copy of a story,
-    /// the one the others were made from, has the most).
-    pub copy_degree: Vec<u32>,
     /// Cross-story spans before grouping.
     pub spans: usize,
 }
@@ -520,11 +606,8 @@ pub fn find(docs: &[Tokens], config: &PassageConfig, known_stories: Option<&[u32
         })
         .collect();
     let mut uf = UnionFind::new(docs.len());
-    let mut copy_degree = vec![0u32; docs.len()];
     for &(a, b) in &copy_pairs {
         uf.union(a, b);
-        copy_degree[a as usize] += 1;
-        copy_degree[b as usize] += 1;
     }
     if let Some(labels) = known_stories {
         let mut first: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
@@ -546,9 +629,31 @@ pub fn find(docs: &[Tokens], config: &PassageConfig, known_stories: Option<&[u32
         passages,
         story,
         copy_pairs: copy_pairs.len(),
-        copy_degree,
         spans: spans.len(),
     }
+}
+
+/// Words per n-gram of [`Passage::agreement`].
+const RAW_NGRAM: usize = 3;
+
+/// Distinct word 3-grams of `text` as it stands (words split at whitespace, nothing folded),
+/// without the lines numbered in `skipped` (1-based, sorted).
+fn raw_grams(text: &str, skipped: &[usize]) -> Vec<u64> {
+    let hashes: Vec<u64> = text
+        .split_inclusive('\n')
+        .enumerate()
+        .filter(|(i, _)| skipped.binary_search(&(i + 1)).is_err())
+        .flat_map(|(_, line)| line.split_whitespace())
+        .map(|w| hash_bytes(w.as_bytes()))
+        .collect();
+    let mut grams: Vec<u64> = if hashes.len() < RAW_NGRAM {
+        hashes
+    } else {
+        hashes.windows(RAW_NGRAM).map(combine).collect()
+    };
+    grams.sort_unstable();
+    grams.dedup();
+    grams
 }
 
 /// Join overlapping spans within a document into occurrences, and linked occurrences into

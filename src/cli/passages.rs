@@ -58,6 +58,10 @@ pub struct PassagesArgs {
     /// Do not fold OCR look-alikes (rn/m, cl/d, 0/o, 1/l/i) before matching.
     #[arg(long, help_heading = "Matching")]
     pub no_ocr_fold: bool,
+    /// One occurrence per story: the copy that holds the passage best, with the story's other
+    /// copies where the passage stands listed under its `copies`.
+    #[arg(long)]
+    pub by_story: bool,
     /// Do not join near-duplicate clusters (as `copydesk dedup` finds them) into stories.
     #[arg(long)]
     pub no_dedup: bool,
@@ -87,21 +91,34 @@ impl PassagesArgs {
     }
 }
 
-/// Tokens of every document, without the lines boilerplate cleaning removes.
-pub fn tokenize_all(docs: &[Doc], clean: bool, ocr_fold: bool) -> Vec<Tokens> {
-    let cleaned = clean.then(|| boilerplate::clean_docs(docs, &CleanConfig::default(), &|| {}));
+/// Per document, the 1-based numbers of the lines passages skip: with `clean`, the lines dedup's
+/// matching ignores (boilerplate line evidence, and short digit-free lines found in at least
+/// 5 documents); otherwise none.
+pub fn skipped_lines(docs: &[Doc], clean: bool) -> Vec<Vec<usize>> {
+    if !clean {
+        return vec![Vec::new(); docs.len()];
+    }
+    let cleaned = boilerplate::clean_docs(docs, &CleanConfig::default(), &|| {});
+    let texts: Vec<&str> = docs.iter().map(|d| d.text.as_str()).collect();
+    let mut skipped = dedup::repeated_line_numbers(&texts, &DedupConfig::default());
+    for (lines, c) in skipped.iter_mut().zip(&cleaned) {
+        lines.extend(c.ignored_lines().map(|r| r.line));
+        lines.sort_unstable();
+        lines.dedup();
+    }
+    skipped
+}
+
+/// Tokens of every document, without the `skipped` lines ([`skipped_lines`]).
+pub fn tokenize_all(docs: &[Doc], skipped: &[Vec<usize>], ocr_fold: bool) -> Vec<Tokens> {
     let progress = Progress::bar("tokenizing", docs.len());
     let tokens = docs
         .par_iter()
         .enumerate()
         .map(|(i, d)| {
-            // Only the lines matching ignores (line evidence), as in dedup.
-            let ignored: Vec<usize> = match &cleaned {
-                Some(c) => c[i].ignored_lines().map(|r| r.line).collect(),
-                None => Vec::new(),
-            };
+            let lines = skipped.get(i).map_or(&[][..], |l| l.as_slice());
             progress.inc();
-            passages::tokenize(&d.text, &ignored, ocr_fold)
+            passages::tokenize(&d.text, lines, ocr_fold)
         })
         .collect();
     progress.finish();
@@ -124,7 +141,8 @@ pub fn run(args: PassagesArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let loaded = args.input.load()?;
     let docs = &loaded.docs;
-    let tokens = tokenize_all(docs, !args.no_clean, config.ocr_fold);
+    let skipped = skipped_lines(docs, !args.no_clean);
+    let tokens = tokenize_all(docs, &skipped, config.ocr_fold);
     let stories = if args.no_dedup {
         None
     } else {
@@ -140,21 +158,37 @@ pub fn run(args: PassagesArgs) -> Result<ExitCode> {
         )
     };
     let found = passages::find(&tokens, &config, stories.as_deref());
+    let texts: Vec<&str> = docs.iter().map(|d| d.text.as_str()).collect();
 
     let mut out = AtomicOutput::create(&args.output)?;
-    let mut occurrences = 0usize;
+    let (mut occurrences, mut copies) = (0usize, 0usize);
+    let place = |o: &passages::Occurrence| json!({"id": docs[o.doc as usize].id, "start": o.start, "end": o.end});
     for (n, p) in found.passages.iter().enumerate() {
         let rep = p.occurrences[p.representative()];
         let text = excerpt(&docs[rep.doc as usize].text, rep.start, rep.end);
-        occurrences += p.occurrences.len();
-        let occ: Vec<_> = p
-            .occurrences
-            .iter()
-            .map(|o| {
-                json!({"id": docs[o.doc as usize].id, "start": o.start, "end": o.end,
-                       "story": docs[o.story as usize].id})
-            })
-            .collect();
+        let occ: Vec<_> = if args.by_story {
+            p.by_story(&texts)
+                .iter()
+                .map(|g| {
+                    occurrences += 1;
+                    copies += g.copies.len();
+                    let mut o = place(&p.occurrences[g.main]);
+                    let list: Vec<_> = g.copies.iter().map(|&c| place(&p.occurrences[c])).collect();
+                    o["copies"] = json!(list);
+                    o
+                })
+                .collect()
+        } else {
+            occurrences += p.occurrences.len();
+            p.occurrences
+                .iter()
+                .map(|o| {
+                    let mut v = place(o);
+                    v["story"] = json!(docs[o.story as usize].id);
+                    v
+                })
+                .collect()
+        };
         let line = json!({"passage": n, "text": text, "occurrences": occ});
         serde_json::to_writer(&mut out, &line)?;
         out.write_all(b"\n")?;
@@ -166,13 +200,19 @@ pub fn run(args: PassagesArgs) -> Result<ExitCode> {
         s.dedup();
         s.len()
     };
+    let copies = if args.by_story {
+        format!(" (one per story; {copies} more in their copies)")
+    } else {
+        String::new()
+    };
     eprintln!(
-        "copydesk passages: {} documents ({} stories, {} rejected): {} passages, {} occurrences ({:.2} s)",
+        "copydesk passages: {} documents ({} stories, {} rejected): {} passages, {} occurrences{} ({:.2} s)",
         docs.len() + loaded.rejected.len(),
         stories,
         loaded.rejected.len(),
         found.passages.len(),
         occurrences,
+        copies,
         started.elapsed().as_secs_f64()
     );
     eprintln!(
