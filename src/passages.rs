@@ -671,7 +671,11 @@ fn group(spans: &[SharedSpan], docs: &[Tokens], story: &[u32]) -> Vec<Passage> {
     let mut node_of = vec![[0u32; 2]; spans.len()];
     for &(d, s, e, k, side) in &ends {
         match nodes.last_mut() {
-            Some(n) if n.0 == d && s < n.2 => n.2 = n.2.max(e),
+            // Spans that overlap by a word or two (bridged gaps at their ends) are different
+            // statements side by side; most of the shorter one must overlap.
+            Some(n) if n.0 == d && s < n.2 && 2 * (n.2.min(e) - s) >= (e - s).min(n.2 - n.1) => {
+                n.2 = n.2.max(e)
+            }
             _ => nodes.push((d, s, e)),
         }
         node_of[k][side as usize] = (nodes.len() - 1) as u32;

@@ -3,7 +3,7 @@
 use super::common::{init_threads, AtomicOutput, InputArgs, Progress};
 use anyhow::Result;
 use clap::Args;
-use copydesk::boilerplate::{self, CleanConfig};
+use copydesk::boilerplate::{self, CleanConfig, Reason};
 use copydesk::dedup::{self, DedupConfig};
 use copydesk::doc::Doc;
 use copydesk::passages::{self, PassageConfig, Tokens};
@@ -93,7 +93,8 @@ impl PassagesArgs {
 
 /// Per document, the 1-based numbers of the lines passages skip: with `clean`, the lines dedup's
 /// matching ignores (boilerplate line evidence, and short digit-free lines found in at least
-/// 5 documents); otherwise none.
+/// 5 documents), and the short lines without sentence punctuation outside the article
+/// (headlines in link lists, bylines, section names: not statements); otherwise none.
 pub fn skipped_lines(docs: &[Doc], clean: bool) -> Vec<Vec<usize>> {
     if !clean {
         return vec![Vec::new(); docs.len()];
@@ -102,7 +103,12 @@ pub fn skipped_lines(docs: &[Doc], clean: bool) -> Vec<Vec<usize>> {
     let texts: Vec<&str> = docs.iter().map(|d| d.text.as_str()).collect();
     let mut skipped = dedup::repeated_line_numbers(&texts, &DedupConfig::default());
     for (lines, c) in skipped.iter_mut().zip(&cleaned) {
-        lines.extend(c.ignored_lines().map(|r| r.line));
+        lines.extend(
+            c.removed
+                .iter()
+                .filter(|r| r.reason.is_line_evidence() || r.reason == Reason::ShortLine)
+                .map(|r| r.line),
+        );
         lines.sort_unstable();
         lines.dedup();
     }
