@@ -570,8 +570,16 @@ pub struct Found {
 
 /// Find the passages of a corpus (see the module docs). `known_stories`, when given, labels
 /// documents already known to be copies of one story (for example near-duplicate clusters):
-/// they are joined with the copies found here.
-pub fn find(docs: &[Tokens], config: &PassageConfig, known_stories: Option<&[u32]>) -> Found {
+/// they are joined with the copies found here. `is_copy(a, b)` is asked about every pair of
+/// documents that share a span and that the coverage rules do not already call copies (for
+/// example the near-duplicate edge rule, checked exactly); answer `false` to rely on the
+/// coverage rules alone.
+pub fn find(
+    docs: &[Tokens],
+    config: &PassageConfig,
+    known_stories: Option<&[u32]>,
+    is_copy: &(dyn Fn(u32, u32) -> bool + Sync),
+) -> Found {
     let index = SeedIndex::build(docs, config);
 
     // Copies: spans with every seed, coverage of both documents.
@@ -597,7 +605,7 @@ pub fn find(docs: &[Tokens], config: &PassageConfig, known_stories: Option<&[u32
                     && fa.max(fb) >= config.copy_aligned
                     && first_a <= config.align_slack
                     && first_b <= config.align_slack;
-                if both || aligned {
+                if both || aligned || is_copy(a as u32, b) {
                     pairs.push((a as u32, b));
                 }
                 k = end;
@@ -810,7 +818,7 @@ mod tests {
         let other = "Nothing in common with any other text here at all, just words.".to_owned();
         let texts = [a.as_str(), b.as_str(), copy.as_str(), other.as_str()];
         let tokens: Vec<Tokens> = texts.iter().map(|t| tokenize(t, &[], true)).collect();
-        let found = find(&tokens, &PassageConfig::default(), None);
+        let found = find(&tokens, &PassageConfig::default(), None, &|_, _| false);
         // Documents 0 and 2 are copies: one story.
         assert_eq!(found.story, vec![0, 1, 0, 3]);
         assert_eq!(found.passages.len(), 1);
@@ -838,7 +846,9 @@ mod tests {
             max_df: 3,
             ..PassageConfig::default()
         };
-        assert!(find(&tokens, &config, None).passages.is_empty());
+        assert!(find(&tokens, &config, None, &|_, _| false)
+            .passages
+            .is_empty());
     }
 
     #[test]

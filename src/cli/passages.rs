@@ -4,6 +4,7 @@ use super::common::{init_threads, AtomicOutput, InputArgs, Progress};
 use anyhow::Result;
 use clap::Args;
 use copydesk::boilerplate::{self, CleanConfig, Reason};
+use copydesk::cluster::UnionFind;
 use copydesk::dedup::{self, DedupConfig};
 use copydesk::doc::Doc;
 use copydesk::passages::{self, PassageConfig, Tokens};
@@ -149,21 +150,33 @@ pub fn run(args: PassagesArgs) -> Result<ExitCode> {
     let docs = &loaded.docs;
     let skipped = skipped_lines(docs, !args.no_clean);
     let tokens = tokenize_all(docs, &skipped, config.ocr_fold);
-    let stories = if args.no_dedup {
-        None
+    // Stories: near-duplicate clusters as `copydesk dedup` finds them, and every pair sharing a
+    // span that passes dedup's exact edge rule (LSH can miss a truncated copy wrapped in
+    // furniture).
+    let dedup_config = DedupConfig::default();
+    let mut sketches = if args.no_dedup {
+        Vec::new()
     } else {
-        let dedup_config = DedupConfig::default();
-        let sketches = super::dedup::sketch_docs(docs, &dedup_config, !args.no_clean);
-        let outcome = dedup::cluster(sketches, &dedup_config);
-        Some(
-            outcome
-                .assignments
-                .iter()
-                .map(|a| a.cluster)
-                .collect::<Vec<u32>>(),
-        )
+        super::dedup::sketch_docs(docs, &dedup_config, !args.no_clean)
     };
-    let found = passages::find(&tokens, &config, stories.as_deref());
+    dedup::remove_stock_shingles(&mut sketches, &dedup_config);
+    let stories = (!args.no_dedup).then(|| {
+        let mut uf = UnionFind::new(sketches.len());
+        for (i, j) in dedup::candidates(&sketches, &dedup_config) {
+            if dedup::check_pair(&sketches[i as usize], &sketches[j as usize], &dedup_config).edge {
+                uf.union(i, j);
+            }
+        }
+        (0..sketches.len() as u32)
+            .map(|d| uf.find(d))
+            .collect::<Vec<u32>>()
+    });
+    let is_copy = |a: u32, b: u32| match (sketches.get(a as usize), sketches.get(b as usize)) {
+        (Some(x), Some(y)) => dedup::check_pair(x, y, &dedup_config).edge,
+        _ => false,
+    };
+    let found = passages::find(&tokens, &config, stories.as_deref(), &is_copy);
+    drop(sketches);
     let texts: Vec<&str> = docs.iter().map(|d| d.text.as_str()).collect();
 
     let mut out = AtomicOutput::create(&args.output)?;
