@@ -488,6 +488,46 @@ pub fn cluster(mut sketches: Vec<Sketch>, config: &DedupConfig) -> Outcome {
     }
 }
 
+/// The 1-based numbers (as [`str::lines`] numbers them) of the lines of each text that
+/// [`matching_texts`] drops: short lines without digits found in at least `repeat_min_docs`
+/// of the texts. Empty lists when the filter is off.
+pub fn repeated_line_numbers(texts: &[&str], config: &DedupConfig) -> Vec<Vec<usize>> {
+    if config.repeat_min_docs == 0 {
+        return vec![Vec::new(); texts.len()];
+    }
+    let max_words = config.repeat_max_words;
+    let hashes: Vec<Vec<Option<u64>>> = texts
+        .par_iter()
+        .map(|t| t.lines().map(|l| line_hash(l, max_words)).collect())
+        .collect();
+    let mut counts: ahash::AHashMap<u64, u32> = ahash::AHashMap::new();
+    for doc in &hashes {
+        let mut seen: Vec<u64> = doc.iter().flatten().copied().collect();
+        seen.sort_unstable();
+        seen.dedup();
+        for h in seen {
+            *counts.entry(h).or_insert(0) += 1;
+        }
+    }
+    hashes
+        .par_iter()
+        .map(|line_hashes| {
+            line_hashes
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| {
+                    h.is_some_and(|h| {
+                        counts
+                            .get(&h)
+                            .is_some_and(|&n| n as usize >= config.repeat_min_docs)
+                    })
+                })
+                .map(|(i, _)| i + 1)
+                .collect()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -538,44 +578,28 @@ mod tests {
         assert!(!check.aligned, "{check:?}");
         assert!(!check.edge);
     }
-}
 
-/// The 1-based numbers (as [`str::lines`] numbers them) of the lines of each text that
-/// [`matching_texts`] drops: short lines without digits found in at least `repeat_min_docs`
-/// of the texts. Empty lists when the filter is off.
-pub fn repeated_line_numbers(texts: &[&str], config: &DedupConfig) -> Vec<Vec<usize>> {
-    if config.repeat_min_docs == 0 {
-        return vec![Vec::new(); texts.len()];
+    #[test]
+    fn repeated_line_numbers_are_the_lines_matching_drops() {
+        let texts: Vec<String> = (0..5)
+            .map(|i| format!("Story {i} has its own first line\nShare this article\nNet 1,458,000 vs 1,070,000\nShare this article"))
+            .collect();
+        let texts: Vec<&str> = texts.iter().map(|t| t.as_str()).collect();
+        let config = DedupConfig::default();
+        let lines = repeated_line_numbers(&texts, &config);
+        // The prompt recurs in 5 documents; the table row holds digits; the first lines differ.
+        assert_eq!(lines[0], vec![2, 4]);
+        let kept = matching_texts(&texts, &config);
+        assert_eq!(
+            kept[0],
+            "Story 0 has its own first line\nNet 1,458,000 vs 1,070,000"
+        );
+        let off = DedupConfig {
+            repeat_min_docs: 0,
+            ..DedupConfig::default()
+        };
+        assert!(repeated_line_numbers(&texts, &off)
+            .iter()
+            .all(|l| l.is_empty()));
     }
-    let max_words = config.repeat_max_words;
-    let hashes: Vec<Vec<Option<u64>>> = texts
-        .par_iter()
-        .map(|t| t.lines().map(|l| line_hash(l, max_words)).collect())
-        .collect();
-    let mut counts: ahash::AHashMap<u64, u32> = ahash::AHashMap::new();
-    for doc in &hashes {
-        let mut seen: Vec<u64> = doc.iter().flatten().copied().collect();
-        seen.sort_unstable();
-        seen.dedup();
-        for h in seen {
-            *counts.entry(h).or_insert(0) += 1;
-        }
-    }
-    hashes
-        .par_iter()
-        .map(|line_hashes| {
-            line_hashes
-                .iter()
-                .enumerate()
-                .filter(|(_, h)| {
-                    h.is_some_and(|h| {
-                        counts
-                            .get(&h)
-                            .is_some_and(|&n| n as usize >= config.repeat_min_docs)
-                    })
-                })
-                .map(|(i, _)| i + 1)
-                .collect()
-        })
-        .collect()
 }

@@ -14,13 +14,18 @@
 //! 4. Two documents whose spans cover at least `copy_coverage` of *both* are copies of one
 //!    story (reprints); copies are joined into stories with union-find. Text shared by copies
 //!    is the story itself, not a passage, and is not reported.
+//!    The caller can add what it knows: labels of known copies (near-duplicate clusters) and
+//!    a check asked about every other pair that shares a span (the near-duplicate edge rule,
+//!    exactly, so that a copy the candidate search missed still joins its story).
 //! 5. Seeds are filtered again by *story* frequency (`max_df`: an n-gram must stand in at
 //!    most that many different stories), and spans are found again between documents of
-//!    different stories only. Overlapping spans within a document join into one occurrence;
+//!    different stories only. Spans within a document that mostly overlap join into one
+//!    occurrence (two statements side by side, touching by a bridged word, stay apart);
 //!    occurrences linked by a span join into one passage (union-find).
 //!
 //! Each passage keeps its links (which occurrence matched which, and how many seeds), so a
-//! caller can report every occurrence, or only the best copy of each story.
+//! caller can report every occurrence, or one occurrence per story with the story's other
+//! copies under it ([`Passage::by_story`]).
 //!
 //! Offsets are in Unicode scalar values (`char`s) of the original text, `end` exclusive.
 //! The result is deterministic: it does not depend on the thread count or hash-map order.
@@ -456,8 +461,9 @@ pub struct StoryOccurrences {
     pub story: u32,
     /// Index into [`Passage::occurrences`] of the copy that stands for the story: the one with
     /// the most linked evidence, then the one whose exact wording the passage's other
-    /// occurrences share most ([`Passage::agreement`]), then the shortest document (the fewest
-    /// additions such as site furniture and bylines), then the first.
+    /// occurrences share most ([`Passage::agreement`]: OCR noise, re-casing and edits lose),
+    /// then the one with the fewest boilerplate lines, then the first in input order (the copy
+    /// `dedup` keeps by default).
     pub main: usize,
     /// The passage's other occurrences in copies of the story, in document order.
     pub copies: Vec<usize>,
@@ -477,7 +483,7 @@ impl Passage {
                     .skip(o.start as usize)
                     .take(o.end.saturating_sub(o.start) as usize)
                     .collect();
-                raw_grams(&slice, &[])
+                raw_grams(&slice)
             })
             .collect();
         let mut all: Vec<u64> = grams.iter().flatten().copied().collect();
@@ -519,14 +525,15 @@ impl Passage {
     }
 
     /// The occurrences grouped by story, one group per story, in the document order of their
-    /// main occurrence. `texts` are the original texts, indexed by document.
-    pub fn by_story(&self, texts: &[&str]) -> Vec<StoryOccurrences> {
+    /// main occurrence. `texts` are the original texts and `furniture` the number of
+    /// boilerplate lines of each document (missing entries: empty text, 0).
+    pub fn by_story(&self, texts: &[&str], furniture: &[u32]) -> Vec<StoryOccurrences> {
         let weight = self.weights();
         let agree = self.agreement(texts);
         let rank = |i: usize| {
             let doc = self.occurrences[i].doc as usize;
-            let len = texts.get(doc).map_or(0, |t| t.len());
-            (weight[i], agree[i], std::cmp::Reverse(len))
+            let extra = furniture.get(doc).copied().unwrap_or(0);
+            (weight[i], agree[i], std::cmp::Reverse(extra))
         };
         let mut order: Vec<usize> = (0..self.occurrences.len()).collect();
         // Stable: within a story, occurrences stay in document order.
@@ -644,14 +651,11 @@ pub fn find(
 /// Words per n-gram of [`Passage::agreement`].
 const RAW_NGRAM: usize = 3;
 
-/// Distinct word 3-grams of `text` as it stands (words split at whitespace, nothing folded),
-/// without the lines numbered in `skipped` (1-based, sorted).
-fn raw_grams(text: &str, skipped: &[usize]) -> Vec<u64> {
+/// Distinct word 3-grams of `text` as it stands (words split at whitespace, nothing folded:
+/// case, punctuation, look-alike characters and OCR noise all count).
+fn raw_grams(text: &str) -> Vec<u64> {
     let hashes: Vec<u64> = text
-        .split_inclusive('\n')
-        .enumerate()
-        .filter(|(i, _)| skipped.binary_search(&(i + 1)).is_err())
-        .flat_map(|(_, line)| line.split_whitespace())
+        .split_whitespace()
         .map(|w| hash_bytes(w.as_bytes()))
         .collect();
     let mut grams: Vec<u64> = if hashes.len() < RAW_NGRAM {
@@ -849,6 +853,67 @@ mod tests {
         assert!(find(&tokens, &config, None, &|_, _| false)
             .passages
             .is_empty());
+    }
+
+    #[test]
+    fn by_story_nests_copies_under_the_copy_with_the_exact_wording() {
+        let texts = [
+            "A host quotes: the minister said exports would double next year.",
+            "the minister said exports would double next year.",
+            "THE MINISTER SAID EXPORTS WOULD DOUBLE NEXT YEAR.",
+            "the minister said exports would double next year. Share this",
+        ];
+        let span = |doc: u32, story: u32| {
+            let text = texts[doc as usize];
+            let at = text.to_lowercase().find("the minister").unwrap_or(0) as u32;
+            Occurrence {
+                doc,
+                story,
+                start: at,
+                end: at + 49,
+                word_start: 0,
+                word_end: 8,
+            }
+        };
+        // Story 1 holds documents 1, 2 and 3; every copy is linked to the host with one seed
+        // count, so the exact wording decides, then the boilerplate lines.
+        let p = Passage {
+            occurrences: vec![span(0, 0), span(1, 1), span(2, 1), span(3, 1)],
+            links: (1..4).map(|y| Link { x: 0, y, seeds: 4 }).collect(),
+        };
+        let groups = p.by_story(&texts, &[0, 2, 0, 0]);
+        assert_eq!(groups.len(), 2);
+        assert_eq!((groups[0].story, groups[0].main), (0, 0));
+        assert!(groups[0].copies.is_empty());
+        // Document 2 is re-cased; document 1 has two boilerplate lines, document 3 none.
+        assert_eq!((groups[1].story, groups[1].main), (1, 3));
+        assert_eq!(groups[1].copies, vec![1, 2]);
+        // Without boilerplate counts the tie goes to the first copy.
+        assert_eq!(p.by_story(&texts, &[])[1].main, 1);
+    }
+
+    #[test]
+    fn spans_that_touch_stay_apart_and_spans_that_overlap_join() {
+        let tokens: Vec<Tokens> = (0..3)
+            .map(|_| tokenize(&"word ".repeat(40), &[], false))
+            .collect();
+        let span = |b: u32, a_start: u32, a_end: u32| SharedSpan {
+            a: 0,
+            b,
+            a_start,
+            a_end,
+            b_start: 0,
+            b_end: a_end - a_start,
+            seeds: 1,
+        };
+        // Document 0 shares 0..10 with document 1 and 9..20 with document 2: one word apart
+        // from being side by side, so two passages.
+        let apart = group(&[span(1, 0, 10), span(2, 9, 20)], &tokens, &[0, 1, 2]);
+        assert_eq!(apart.len(), 2);
+        // 0..10 and 2..12 are one statement found twice: one passage of three occurrences.
+        let joined = group(&[span(1, 0, 10), span(2, 2, 12)], &tokens, &[0, 1, 2]);
+        assert_eq!(joined.len(), 1);
+        assert_eq!(joined[0].occurrences.len(), 3);
     }
 
     #[test]

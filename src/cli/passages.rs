@@ -178,6 +178,7 @@ pub fn run(args: PassagesArgs) -> Result<ExitCode> {
     let found = passages::find(&tokens, &config, stories.as_deref(), &is_copy);
     drop(sketches);
     let texts: Vec<&str> = docs.iter().map(|d| d.text.as_str()).collect();
+    let furniture: Vec<u32> = skipped.iter().map(|l| l.len() as u32).collect();
 
     let mut out = AtomicOutput::create(&args.output)?;
     let (mut occurrences, mut copies) = (0usize, 0usize);
@@ -186,7 +187,7 @@ pub fn run(args: PassagesArgs) -> Result<ExitCode> {
         let rep = p.occurrences[p.representative()];
         let text = excerpt(&docs[rep.doc as usize].text, rep.start, rep.end);
         let occ: Vec<_> = if args.by_story {
-            p.by_story(&texts)
+            p.by_story(&texts, &furniture)
                 .iter()
                 .map(|g| {
                     occurrences += 1;
