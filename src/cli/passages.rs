@@ -18,14 +18,24 @@ use std::time::Instant;
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
   copydesk passages samples/
-  copydesk passages corpus.jsonl.gz --output passages.jsonl --min-words 12
+  copydesk passages corpus.jsonl.gz --output passages.jsonl --by-story
 
-Output: one JSON line per passage:
+Output: one JSON line per passage (a statement shared by different stories):
   {\"passage\": N, \"text\": ..., \"occurrences\": [{\"id\", \"start\", \"end\", \"story\"}, ...]}
 start and end are character offsets (Unicode scalar values) into the original text, end
 exclusive. story is the first document of the copies (reprints) the document belongs to:
 text shared only by copies of one story is not a passage; every copy where a passage stands
-is listed.")]
+is listed.
+
+With --by-story, one occurrence per story, the story's other copies under it:
+  {\"id\", \"start\", \"end\", \"copies\": [{\"id\", \"start\", \"end\"}, ...]}
+The story's occurrence is its copy with the most evidence, then the exact wording the other
+stories share most, then the fewest boilerplate lines, then the first in input order.
+
+Copies are found three ways: shared spans covering both documents (or a truncated one from its
+start), near-duplicate clusters as `copydesk dedup` finds them, and dedup's exact edge rule on
+every pair that shares a span. Lines that dedup's matching ignores and short lines without
+sentence punctuation outside the article (headlines in link lists, bylines) are skipped.")]
 pub struct PassagesArgs {
     #[command(flatten)]
     pub input: InputArgs,
@@ -59,14 +69,14 @@ pub struct PassagesArgs {
     /// Do not fold OCR look-alikes (rn/m, cl/d, 0/o, 1/l/i) before matching.
     #[arg(long, help_heading = "Matching")]
     pub no_ocr_fold: bool,
-    /// One occurrence per story: the copy that holds the passage best, with the story's other
-    /// copies where the passage stands listed under its `copies`.
+    /// One occurrence per story (the copy that holds the passage best), with the story's other
+    /// copies where the passage stands under its `copies`.
     #[arg(long)]
     pub by_story: bool,
     /// Do not join near-duplicate clusters (as `copydesk dedup` finds them) into stories.
     #[arg(long)]
     pub no_dedup: bool,
-    /// Do not skip boilerplate lines.
+    /// Do not skip boilerplate, repeated and short furniture lines.
     #[arg(long)]
     pub no_clean: bool,
     /// Worker threads (0: one per core). The output does not depend on it.
