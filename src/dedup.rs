@@ -249,6 +249,24 @@ impl LineStats {
     }
 }
 
+impl LineStats {
+    /// Numbers (from 1) of the lines of `text` that matching drops as repeated.
+    pub fn repeated_lines(&self, text: &str) -> Vec<usize> {
+        if self.repeated.is_empty() {
+            return Vec::new();
+        }
+        text.lines()
+            .enumerate()
+            .filter(|(_, l)| self.is_repeated(l))
+            .map(|(i, _)| i + 1)
+            .collect()
+    }
+
+    fn is_repeated(&self, line: &str) -> bool {
+        line_hash(line, self.max_words).is_some_and(|h| self.repeated.contains(&h))
+    }
+}
+
 /// The text a document is matched on: with cleaning, without the boilerplate lines matching
 /// ignores ([`boilerplate::matching_text`]); then without the short lines repeated across
 /// many documents. Long repeated lines are kept: that is how wire copy looks.
@@ -266,7 +284,7 @@ pub fn matching_text(text: &str, site: Option<&str>, stats: &LineStats) -> Strin
         return text.to_string();
     }
     text.lines()
-        .filter(|l| line_hash(l, stats.max_words).is_none_or(|h| !stats.repeated.contains(&h)))
+        .filter(|l| !stats.is_repeated(l))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -612,6 +630,18 @@ pub fn cluster(mut sketches: Vec<Sketch>, config: &DedupConfig) -> Outcome {
     }
 }
 
+/// The 1-based numbers (as [`str::lines`] numbers them) of the lines of each text that
+/// [`matching_text`] drops: short lines without digits found in at least `repeat_min_docs`
+/// of the texts. Empty lists when the filter is off.
+pub fn repeated_line_numbers(texts: &[&str], config: &DedupConfig) -> Vec<Vec<usize>> {
+    let mut counts = LineCounts::default();
+    for t in texts {
+        counts.observe(t, None, config, false);
+    }
+    let stats = counts.finish(config, false);
+    texts.par_iter().map(|t| stats.repeated_lines(t)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -661,5 +691,35 @@ mod tests {
         assert!(check.containment > 0.9, "{check:?}");
         assert!(!check.aligned, "{check:?}");
         assert!(!check.edge);
+    }
+
+    #[test]
+    fn repeated_line_numbers_are_the_lines_matching_drops() {
+        let texts: Vec<String> = (0..5)
+            .map(|i| format!("Story {i} has its own first line\nShare this article\nNet 1,458,000 vs 1,070,000\nShare this article"))
+            .collect();
+        let texts: Vec<&str> = texts.iter().map(|t| t.as_str()).collect();
+        let config = DedupConfig::default();
+        let lines = repeated_line_numbers(&texts, &config);
+        // The prompt recurs in 5 documents; the table row holds digits; the first lines differ.
+        assert_eq!(lines[0], vec![2, 4]);
+        let stats = LineStats::of_docs(&[], &config, false);
+        assert!(stats.repeated_lines(texts[0]).is_empty());
+        let mut counts = LineCounts::default();
+        for t in &texts {
+            counts.observe(t, None, &config, false);
+        }
+        let stats = counts.finish(&config, false);
+        assert_eq!(
+            matching_text(texts[0], None, &stats),
+            "Story 0 has its own first line\nNet 1,458,000 vs 1,070,000"
+        );
+        let off = DedupConfig {
+            repeat_min_docs: 0,
+            ..DedupConfig::default()
+        };
+        assert!(repeated_line_numbers(&texts, &off)
+            .iter()
+            .all(|l| l.is_empty()));
     }
 }

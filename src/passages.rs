@@ -14,13 +14,18 @@
 //! 4. Two documents whose spans cover at least `copy_coverage` of *both* are copies of one
 //!    story (reprints); copies are joined into stories with union-find. Text shared by copies
 //!    is the story itself, not a passage, and is not reported.
+//!    The caller can add what it knows: labels of known copies (near-duplicate clusters) and
+//!    a check asked about every other pair that shares a span (the near-duplicate edge rule,
+//!    exactly, so that a copy the candidate search missed still joins its story).
 //! 5. Seeds are filtered again by *story* frequency (`max_df`: an n-gram must stand in at
 //!    most that many different stories), and spans are found again between documents of
-//!    different stories only. Overlapping spans within a document join into one occurrence;
+//!    different stories only. Spans within a document that mostly overlap join into one
+//!    occurrence (two statements side by side, touching by a bridged word, stay apart);
 //!    occurrences linked by a span join into one passage (union-find).
 //!
 //! Each passage keeps its links (which occurrence matched which, and how many seeds), so a
-//! caller can report every occurrence, or only the best copy of each story.
+//! caller can report every occurrence, or one occurrence per story with the story's other
+//! copies under it ([`Passage::by_story`]).
 //!
 //! Offsets are in Unicode scalar values (`char`s) of the original text, `end` exclusive.
 //! The result is deterministic: it does not depend on the thread count or hash-map order.
@@ -449,14 +454,67 @@ pub struct Passage {
     pub links: Vec<Link>,
 }
 
+/// The occurrences of a passage in the copies of one story.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StoryOccurrences {
+    /// The story (its smallest document index).
+    pub story: u32,
+    /// Index into [`Passage::occurrences`] of the copy that stands for the story: the one with
+    /// the most linked evidence, then the one whose exact wording the passage's other
+    /// occurrences share most ([`Passage::agreement`]: OCR noise, re-casing and edits lose),
+    /// then the one with the fewest boilerplate lines, then the first in input order (the copy
+    /// `dedup` keeps by default).
+    pub main: usize,
+    /// The passage's other occurrences in copies of the story, in document order.
+    pub copies: Vec<usize>,
+}
+
 impl Passage {
-    /// The occurrence with the most linked evidence (ties: first), whose text represents it.
-    pub fn representative(&self) -> usize {
+    /// Per occurrence: how widely its exact wording (whitespace-split word 3-grams of the
+    /// original text) is shared by the passage's other occurrences.
+    pub fn agreement(&self, texts: &[&str]) -> Vec<u64> {
+        let grams: Vec<Vec<u64>> = self
+            .occurrences
+            .iter()
+            .map(|o| {
+                let text = texts.get(o.doc as usize).copied().unwrap_or("");
+                let slice: String = text
+                    .chars()
+                    .skip(o.start as usize)
+                    .take(o.end.saturating_sub(o.start) as usize)
+                    .collect();
+                raw_grams(&slice)
+            })
+            .collect();
+        let mut all: Vec<u64> = grams.iter().flatten().copied().collect();
+        all.sort_unstable();
+        grams
+            .iter()
+            .map(|g| {
+                g.iter()
+                    .map(|h| {
+                        let start = all.partition_point(|x| x < h);
+                        let n = all[start..].partition_point(|x| x == h);
+                        n.saturating_sub(1) as u64
+                    })
+                    .sum()
+            })
+            .collect()
+    }
+
+    /// Seeds linked to each occurrence (its evidence across stories).
+    fn weights(&self) -> Vec<u64> {
         let mut weight = vec![0u64; self.occurrences.len()];
         for l in &self.links {
             weight[l.x as usize] += l.seeds as u64;
             weight[l.y as usize] += l.seeds as u64;
         }
+        weight
+    }
+
+    /// The occurrence with the most linked evidence (ties: first), whose text represents it.
+    pub fn representative(&self) -> usize {
+        let weight = self.weights();
         let mut best = 0;
         for (i, w) in weight.iter().enumerate() {
             if *w > weight[best] {
@@ -464,6 +522,44 @@ impl Passage {
             }
         }
         best
+    }
+
+    /// The occurrences grouped by story, one group per story, in the document order of their
+    /// main occurrence. `texts` are the original texts and `furniture` the number of
+    /// boilerplate lines of each document (missing entries: empty text, 0).
+    pub fn by_story(&self, texts: &[&str], furniture: &[u32]) -> Vec<StoryOccurrences> {
+        let weight = self.weights();
+        let agree = self.agreement(texts);
+        let rank = |i: usize| {
+            let doc = self.occurrences[i].doc as usize;
+            let extra = furniture.get(doc).copied().unwrap_or(0);
+            (weight[i], agree[i], std::cmp::Reverse(extra))
+        };
+        let mut order: Vec<usize> = (0..self.occurrences.len()).collect();
+        // Stable: within a story, occurrences stay in document order.
+        order.sort_by_key(|&i| self.occurrences[i].story);
+        let mut groups: Vec<StoryOccurrences> = Vec::new();
+        let mut k = 0;
+        while k < order.len() {
+            let story = self.occurrences[order[k]].story;
+            let end = k + order[k..].partition_point(|&i| self.occurrences[i].story == story);
+            let members = &order[k..end];
+            let mut main = members[0];
+            for &i in &members[1..] {
+                if rank(i) > rank(main) {
+                    main = i;
+                }
+            }
+            let copies = members.iter().copied().filter(|&i| i != main).collect();
+            groups.push(StoryOccurrences {
+                story,
+                main,
+                copies,
+            });
+            k = end;
+        }
+        groups.sort_by_key(|g| (self.occurrences[g.main].doc, self.occurrences[g.main].start));
+        groups
     }
 }
 
@@ -475,17 +571,22 @@ pub struct Found {
     pub story: Vec<u32>,
     /// Document pairs recognized as copies of one story.
     pub copy_pairs: usize,
-    /// Per document: how many other documents are its copies (the best-kept copy of a story,
-    /// the one the others were made from, has the most).
-    pub copy_degree: Vec<u32>,
     /// Cross-story spans before grouping.
     pub spans: usize,
 }
 
 /// Find the passages of a corpus (see the module docs). `known_stories`, when given, labels
 /// documents already known to be copies of one story (for example near-duplicate clusters):
-/// they are joined with the copies found here.
-pub fn find(docs: &[Tokens], config: &PassageConfig, known_stories: Option<&[u32]>) -> Found {
+/// they are joined with the copies found here. `is_copy(a, b)` is asked about every pair of
+/// documents that share a span and that the coverage rules do not already call copies (for
+/// example the near-duplicate edge rule, checked exactly); answer `false` to rely on the
+/// coverage rules alone.
+pub fn find(
+    docs: &[Tokens],
+    config: &PassageConfig,
+    known_stories: Option<&[u32]>,
+    is_copy: &(dyn Fn(u32, u32) -> bool + Sync),
+) -> Found {
     let index = SeedIndex::build(docs, config);
 
     // Copies: spans with every seed, coverage of both documents.
@@ -511,7 +612,7 @@ pub fn find(docs: &[Tokens], config: &PassageConfig, known_stories: Option<&[u32
                     && fa.max(fb) >= config.copy_aligned
                     && first_a <= config.align_slack
                     && first_b <= config.align_slack;
-                if both || aligned {
+                if both || aligned || is_copy(a as u32, b) {
                     pairs.push((a as u32, b));
                 }
                 k = end;
@@ -520,11 +621,8 @@ pub fn find(docs: &[Tokens], config: &PassageConfig, known_stories: Option<&[u32
         })
         .collect();
     let mut uf = UnionFind::new(docs.len());
-    let mut copy_degree = vec![0u32; docs.len()];
     for &(a, b) in &copy_pairs {
         uf.union(a, b);
-        copy_degree[a as usize] += 1;
-        copy_degree[b as usize] += 1;
     }
     if let Some(labels) = known_stories {
         let mut first: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
@@ -546,9 +644,28 @@ pub fn find(docs: &[Tokens], config: &PassageConfig, known_stories: Option<&[u32
         passages,
         story,
         copy_pairs: copy_pairs.len(),
-        copy_degree,
         spans: spans.len(),
     }
+}
+
+/// Words per n-gram of [`Passage::agreement`].
+const RAW_NGRAM: usize = 3;
+
+/// Distinct word 3-grams of `text` as it stands (words split at whitespace, nothing folded:
+/// case, punctuation, look-alike characters and OCR noise all count).
+fn raw_grams(text: &str) -> Vec<u64> {
+    let hashes: Vec<u64> = text
+        .split_whitespace()
+        .map(|w| hash_bytes(w.as_bytes()))
+        .collect();
+    let mut grams: Vec<u64> = if hashes.len() < RAW_NGRAM {
+        hashes
+    } else {
+        hashes.windows(RAW_NGRAM).map(combine).collect()
+    };
+    grams.sort_unstable();
+    grams.dedup();
+    grams
 }
 
 /// Join overlapping spans within a document into occurrences, and linked occurrences into
@@ -566,7 +683,11 @@ fn group(spans: &[SharedSpan], docs: &[Tokens], story: &[u32]) -> Vec<Passage> {
     let mut node_of = vec![[0u32; 2]; spans.len()];
     for &(d, s, e, k, side) in &ends {
         match nodes.last_mut() {
-            Some(n) if n.0 == d && s < n.2 => n.2 = n.2.max(e),
+            // Spans that overlap by a word or two (bridged gaps at their ends) are different
+            // statements side by side; most of the shorter one must overlap.
+            Some(n) if n.0 == d && s < n.2 && 2 * (n.2.min(e) - s) >= (e - s).min(n.2 - n.1) => {
+                n.2 = n.2.max(e)
+            }
             _ => nodes.push((d, s, e)),
         }
         node_of[k][side as usize] = (nodes.len() - 1) as u32;
@@ -701,7 +822,7 @@ mod tests {
         let other = "Nothing in common with any other text here at all, just words.".to_owned();
         let texts = [a.as_str(), b.as_str(), copy.as_str(), other.as_str()];
         let tokens: Vec<Tokens> = texts.iter().map(|t| tokenize(t, &[], true)).collect();
-        let found = find(&tokens, &PassageConfig::default(), None);
+        let found = find(&tokens, &PassageConfig::default(), None, &|_, _| false);
         // Documents 0 and 2 are copies: one story.
         assert_eq!(found.story, vec![0, 1, 0, 3]);
         assert_eq!(found.passages.len(), 1);
@@ -729,7 +850,70 @@ mod tests {
             max_df: 3,
             ..PassageConfig::default()
         };
-        assert!(find(&tokens, &config, None).passages.is_empty());
+        assert!(find(&tokens, &config, None, &|_, _| false)
+            .passages
+            .is_empty());
+    }
+
+    #[test]
+    fn by_story_nests_copies_under_the_copy_with_the_exact_wording() {
+        let texts = [
+            "A host quotes: the minister said exports would double next year.",
+            "the minister said exports would double next year.",
+            "THE MINISTER SAID EXPORTS WOULD DOUBLE NEXT YEAR.",
+            "the minister said exports would double next year. Share this",
+        ];
+        let span = |doc: u32, story: u32| {
+            let text = texts[doc as usize];
+            let at = text.to_lowercase().find("the minister").unwrap_or(0) as u32;
+            Occurrence {
+                doc,
+                story,
+                start: at,
+                end: at + 49,
+                word_start: 0,
+                word_end: 8,
+            }
+        };
+        // Story 1 holds documents 1, 2 and 3; every copy is linked to the host with one seed
+        // count, so the exact wording decides, then the boilerplate lines.
+        let p = Passage {
+            occurrences: vec![span(0, 0), span(1, 1), span(2, 1), span(3, 1)],
+            links: (1..4).map(|y| Link { x: 0, y, seeds: 4 }).collect(),
+        };
+        let groups = p.by_story(&texts, &[0, 2, 0, 0]);
+        assert_eq!(groups.len(), 2);
+        assert_eq!((groups[0].story, groups[0].main), (0, 0));
+        assert!(groups[0].copies.is_empty());
+        // Document 2 is re-cased; document 1 has two boilerplate lines, document 3 none.
+        assert_eq!((groups[1].story, groups[1].main), (1, 3));
+        assert_eq!(groups[1].copies, vec![1, 2]);
+        // Without boilerplate counts the tie goes to the first copy.
+        assert_eq!(p.by_story(&texts, &[])[1].main, 1);
+    }
+
+    #[test]
+    fn spans_that_touch_stay_apart_and_spans_that_overlap_join() {
+        let tokens: Vec<Tokens> = (0..3)
+            .map(|_| tokenize(&"word ".repeat(40), &[], false))
+            .collect();
+        let span = |b: u32, a_start: u32, a_end: u32| SharedSpan {
+            a: 0,
+            b,
+            a_start,
+            a_end,
+            b_start: 0,
+            b_end: a_end - a_start,
+            seeds: 1,
+        };
+        // Document 0 shares 0..10 with document 1 and 9..20 with document 2: one word apart
+        // from being side by side, so two passages.
+        let apart = group(&[span(1, 0, 10), span(2, 9, 20)], &tokens, &[0, 1, 2]);
+        assert_eq!(apart.len(), 2);
+        // 0..10 and 2..12 are one statement found twice: one passage of three occurrences.
+        let joined = group(&[span(1, 0, 10), span(2, 2, 12)], &tokens, &[0, 1, 2]);
+        assert_eq!(joined.len(), 1);
+        assert_eq!(joined[0].occurrences.len(), 3);
     }
 
     #[test]

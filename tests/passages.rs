@@ -41,6 +41,18 @@ fn the_shared_statement_is_found_with_offsets_in_both_files() {
         .collect();
     let mut found = 0;
     for p in &lines {
+        // 007 is a lede copy of 001 wrapped in furniture: one story, so their text is no passage.
+        let ids: Vec<&str> = p["occurrences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["id"].as_str().unwrap())
+            .collect();
+        assert!(
+            !(ids.iter().any(|i| i.starts_with("001_"))
+                && ids.iter().any(|i| i.starts_with("007_"))),
+            "{p}"
+        );
         let text = words(p["text"].as_str().unwrap());
         // No passage is only a stock phrase.
         assert_ne!(text, "the russian foreign ministry");
@@ -71,6 +83,52 @@ fn the_shared_statement_is_found_with_offsets_in_both_files() {
         }
     }
     assert_eq!(found, 2, "{lines:?}");
+}
+
+#[test]
+fn by_story_lists_one_occurrence_per_story_with_its_copies_under_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("p.jsonl");
+    Command::cargo_bin("copydesk")
+        .unwrap()
+        .args(["passages", "samples", "--by-story", "--output"])
+        .arg(&out)
+        .assert()
+        .success();
+    let (n2, t2) = sample("002_");
+    let (n3, t3) = sample("003_");
+    let (n6, t6) = sample("006_");
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(Path::new(&out))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let statement = lines
+        .iter()
+        .find(|p| words(p["text"].as_str().unwrap()).contains("foreign terrorists and mercenaries"))
+        .expect("the 002-003 statement");
+    let slice = |body: &str, o: &serde_json::Value| -> String {
+        let (s, e) = (o["start"].as_u64().unwrap(), o["end"].as_u64().unwrap());
+        body.chars()
+            .skip(s as usize)
+            .take((e - s) as usize)
+            .collect()
+    };
+    let occ = statement["occurrences"].as_array().unwrap();
+    // 006 is a reprint of 003: one story, so two occurrences, and 006 under 003's copies.
+    let ids: Vec<&str> = occ.iter().map(|o| o["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [n2.as_str(), n3.as_str()], "{statement}");
+    assert!(occ[0]["copies"].as_array().unwrap().is_empty());
+    let copies = occ[1]["copies"].as_array().unwrap();
+    assert_eq!(copies.len(), 1);
+    assert_eq!(copies[0]["id"], n6.as_str());
+    for (body, o) in [(&t2, &occ[0]), (&t3, &occ[1]), (&t6, &copies[0])] {
+        assert!(
+            words(&slice(body, o))
+                .contains("prevent the use of foreign terrorists and mercenaries"),
+            "{o}"
+        );
+    }
 }
 
 #[test]

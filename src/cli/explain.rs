@@ -1,7 +1,7 @@
 //! `copydesk explain`: why two documents of a corpus match (or do not).
 
 use super::common::{init_threads, InputArgs};
-use super::passages::{excerpt, tokenize_all};
+use super::passages::{excerpt, skipped_lines, tokenize_all};
 use anyhow::{Context, Result};
 use clap::Args;
 use copydesk::boilerplate::{self, CleanConfig};
@@ -67,7 +67,7 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
     let check = dedup::check_pair(&sketches[ia], &sketches[ib], &dedup_config);
 
     // Shared spans, with seed frequencies over the whole corpus.
-    let tokens = tokenize_all(docs, true, config.ocr_fold);
+    let tokens = tokenize_all(docs, &skipped_lines(docs, true), config.ocr_fold);
     let index = SeedIndex::build(&tokens, &config);
     let spans = passages::pair_spans(&tokens[ia], &tokens[ib], &index, &config);
     let shared: Vec<_> = spans
