@@ -579,12 +579,14 @@ fn prompt_kind(text: &str, words: usize) -> Prompt {
 }
 
 /// Evidence from the line itself that it is furniture, whatever its place on the page.
-fn hard_reason(line: &Line, config: &CleanConfig) -> Option<Reason> {
+fn hard_reason(line: &Line, source: SiteSource, config: &CleanConfig) -> Option<Reason> {
     let prose = line.is_prose(config);
     // Prose shared by two pages of a site may be one story published twice, which
-    // near-duplicate detection must still see; on three or more pages it is template
-    // (a site-wide teaser, disclaimer or comment block).
-    let needed = if prose {
+    // near-duplicate detection must still see; on three or more pages it is template (a
+    // site-wide teaser, disclaimer or comment block). When the site is only the folder, the
+    // same holds for a headline: two reprints of one story in one folder share it.
+    let headline = source == SiteSource::Folder && title_like(line) && !line.ends_sentence;
+    let needed = if prose || headline {
         config.min_template_pages.max(2) + 1
     } else {
         config.min_template_pages
@@ -745,12 +747,46 @@ fn attach_list(
     region
 }
 
+/// Where a page's site comes from. A site field or a URL's host names the site; a folder
+/// only suggests one: it may hold reprints of one story, or pages of several sites.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SiteSource {
+    /// From a site field or the host of a URL field.
+    Declared,
+    /// The folder a text file sits in.
+    Folder,
+}
+
+impl SiteSource {
+    /// The source of a document's site: whole-file documents (no line number) got theirs from
+    /// their folder, JSONL records from a field.
+    pub fn of(doc: &Doc) -> SiteSource {
+        if doc.origin.line.is_none() {
+            SiteSource::Folder
+        } else {
+            SiteSource::Declared
+        }
+    }
+}
+
 /// Classify every line of `text`; keep the article, remove furniture with a reason.
+/// The site, when given, is a declared one ([`SiteSource::Declared`]).
 ///
 /// Blank lines are neither reported nor classified; runs of them collapse to one.
 pub fn clean(
     text: &str,
     site: Option<&str>,
+    templates: Option<&TemplateCounts>,
+    config: &CleanConfig,
+) -> Cleaned {
+    clean_page(text, site, SiteSource::Declared, templates, config)
+}
+
+/// [`clean`] with the source of the site.
+pub fn clean_page(
+    text: &str,
+    site: Option<&str>,
+    source: SiteSource,
     templates: Option<&TemplateCounts>,
     config: &CleanConfig,
 ) -> Cleaned {
@@ -781,7 +817,10 @@ pub fn clean(
         }
     }
 
-    let hard: Vec<Option<Reason>> = lines.iter().map(|l| hard_reason(l, config)).collect();
+    let hard: Vec<Option<Reason>> = lines
+        .iter()
+        .map(|l| hard_reason(l, source, config))
+        .collect();
     let template_lines = hard
         .iter()
         .filter(|h| **h == Some(Reason::Template))
@@ -913,7 +952,13 @@ pub fn clean_docs(
     let templates = TemplateCounts::from_docs(docs);
     docs.par_iter()
         .map(|d| {
-            let cleaned = clean(&d.text, d.site.as_deref(), Some(&templates), config);
+            let cleaned = clean_page(
+                &d.text,
+                d.site.as_deref(),
+                SiteSource::of(d),
+                Some(&templates),
+                config,
+            );
             progress();
             cleaned
         })
