@@ -209,3 +209,29 @@ fn site_templates_go_only_when_the_site_is_known() {
         assert_eq!(text.contains(template), id.starts_with("free"), "{id}");
     }
 }
+
+#[test]
+fn pages_of_one_site_sharing_a_template_stay_apart_in_dedup() {
+    // One synthetic site of the shub_sites benchmark (../shared/bench/boilerplate, made from
+    // the scrapinghub article-extraction-benchmark, MIT): eleven different articles wrapped in
+    // one site's header and footer. `dedup` cleans first, so the shared template does not make
+    // two articles look alike (measured: with --no-clean two of them are merged).
+    let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/shub_sites_site01.jsonl.gz");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("clusters.jsonl");
+    Command::cargo_bin("copydesk")
+        .expect("binary")
+        .arg("dedup")
+        .arg(&input)
+        .arg("--output")
+        .arg(&out)
+        .assert()
+        .success();
+    let rows = read_jsonl(&out);
+    assert_eq!(rows.len(), 11);
+    let clusters: BTreeSet<u64> = rows
+        .iter()
+        .map(|r| r["cluster"].as_u64().expect("cluster"))
+        .collect();
+    assert_eq!(clusters.len(), 11, "{rows:?}");
+}
