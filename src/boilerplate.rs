@@ -2,15 +2,20 @@
 //!
 //! Two kinds of evidence:
 //! - within a page: every line gets features (word count, sentence punctuation, share of
-//!   capitalized or numeric tokens, prompt phrases, repetition within the page). Lines are
-//!   scored as prose or furniture and the densest run of prose (a maximum-sum segment) is
-//!   taken as the article. Inside that run the classifier is lenient, so headlines, subheads,
-//!   list items and captions of the article stay; outside it only long sentence lines stay.
-//!   Structure carries most of the weight, so it works for languages without a word list;
-//!   a small multilingual list of prompt phrases is one signal among several.
+//!   capitalized or numeric tokens, prompt phrases, dates, repetition within the page) and a
+//!   score for "article here". Long sentence lines score for it; template lines, dates,
+//!   prompts and lists of names against it; other short lines (table cells, list items,
+//!   counters, repeated labels) cost almost nothing, so the article's tables and lists do not
+//!   split it. The densest run of that score (a maximum-sum segment) is the article. Inside
+//!   it the classifier is lenient, so headlines, subheads, list items, tables and captions of
+//!   the article stay; outside it only the headline stays. Structure carries most of the
+//!   weight, so it works for languages without a word list; a small multilingual list of
+//!   prompt phrases is one signal among several.
 //! - across pages of one site: a line (digits, case and spacing normalized) seen on several
 //!   pages of the same site is template. Pages whose site is unknown get no cross-page rule:
-//!   repetition across different sites is how wire copy looks, not furniture.
+//!   repetition across different sites is how wire copy looks, not furniture. A page with
+//!   enough template lines is framed by its site, and its other short lines count slightly
+//!   for the article: an article that is a table with no prose is found between the frame.
 //!
 //! Pass 1 ([`TemplateCounts::observe`]) keeps only 64-bit line hashes and counts, never text.
 //! Both passes are linear in the input; the result depends only on the input (deterministic).
