@@ -2,15 +2,20 @@
 //!
 //! Two kinds of evidence:
 //! - within a page: every line gets features (word count, sentence punctuation, share of
-//!   capitalized or numeric tokens, prompt phrases, repetition within the page). Lines are
-//!   scored as prose or furniture and the densest run of prose (a maximum-sum segment) is
-//!   taken as the article. Inside that run the classifier is lenient, so headlines, subheads,
-//!   list items and captions of the article stay; outside it only long sentence lines stay.
-//!   Structure carries most of the weight, so it works for languages without a word list;
-//!   a small multilingual list of prompt phrases is one signal among several.
+//!   capitalized or numeric tokens, prompt phrases, dates, repetition within the page) and a
+//!   score for "article here". Long sentence lines score for it; template lines, dates,
+//!   prompts and lists of names against it; other short lines (table cells, list items,
+//!   counters, repeated labels) cost almost nothing, so the article's tables and lists do not
+//!   split it. The densest run of that score (a maximum-sum segment) is the article. Inside
+//!   it the classifier is lenient, so headlines, subheads, list items, tables and captions of
+//!   the article stay; outside it only the headline stays. Structure carries most of the
+//!   weight, so it works for languages without a word list; a small multilingual list of
+//!   prompt phrases is one signal among several.
 //! - across pages of one site: a line (digits, case and spacing normalized) seen on several
 //!   pages of the same site is template. Pages whose site is unknown get no cross-page rule:
-//!   repetition across different sites is how wire copy looks, not furniture.
+//!   repetition across different sites is how wire copy looks, not furniture. A page with
+//!   enough template lines is framed by its site, and its other short lines count slightly
+//!   for the article: an article that is a table with no prose is found between the frame.
 //!
 //! Pass 1 ([`TemplateCounts::observe`]) keeps only 64-bit line hashes and counts, never text.
 //! Both passes are linear in the input; the result depends only on the input (deterministic).
@@ -103,11 +108,21 @@ pub struct CleanConfig {
     /// Outside the article, a line needs at least this many words (and sentence punctuation)
     /// to be kept.
     pub outside_keep_words: usize,
-    /// Density score of a date, time or counter line: negative enough to split an article
+    /// Density score of a date, time or temperature line: negative enough to split an article
     /// from a comment section whose posts are separated by such lines.
     pub widget_penalty: f64,
-    /// Density score of a short line without sentence punctuation.
+    /// Density score of a short line without sentence punctuation on a page without a site
+    /// template: small, so a table or a list between paragraphs stays in the article.
     pub short_penalty: f64,
+    /// Density score of a template line: the site frame around the article.
+    pub template_penalty: f64,
+    /// A page with at least this many template lines is framed by its site: its other short
+    /// lines are page-specific and score slightly positive, so an article made of a table or a
+    /// list with little prose is still found between header and footer.
+    pub framed_min_template_lines: usize,
+    /// A run of at least this many lines with one punctuation skeleton (dates and venues,
+    /// "Team (Group A): 3rd") right after the article's last paragraph continues the article.
+    pub attached_list_lines: usize,
 }
 
 impl Default for CleanConfig {
@@ -117,7 +132,10 @@ impl Default for CleanConfig {
             prose_words: 15,
             outside_keep_words: 1000,
             widget_penalty: 3.0,
-            short_penalty: 0.5,
+            short_penalty: 0.05,
+            template_penalty: 1.5,
+            framed_min_template_lines: 5,
+            attached_list_lines: 5,
         }
     }
 }
@@ -174,6 +192,11 @@ fn normalized_hash(line: &str) -> u64 {
     crate::shingle::hash_bytes(norm.as_bytes())
 }
 
+/// Whether a line has at least one letter (any script).
+fn has_letter(line: &str) -> bool {
+    line.chars().any(char::is_alphabetic)
+}
+
 fn site_key(site: &str, line_hash: u64) -> u64 {
     crate::shingle::combine(&[crate::shingle::hash_bytes(site.as_bytes()), line_hash])
 }
@@ -196,12 +219,14 @@ impl TemplateCounts {
         Self::default()
     }
 
-    /// Count the distinct lines of one page of `site`.
+    /// Count the distinct lines of one page of `site`. Lines without a letter (table cells,
+    /// counters, rules, invisible characters) are no evidence of a template: after digit
+    /// normalization every number would be one line.
     pub fn observe(&mut self, site: Option<&str>, text: &str) {
         let Some(site) = site else { return };
         let mut seen: Vec<u64> = text
             .lines()
-            .filter(|l| !l.trim().is_empty())
+            .filter(|l| has_letter(l))
             .map(|l| site_key(site, normalized_hash(l)))
             .collect();
         seen.sort_unstable();
@@ -259,6 +284,8 @@ struct Line {
     /// A prompt phrase was found: strong (unambiguous) or weak (single common word).
     prompt: Prompt,
     repeated: bool,
+    /// Has a letter (lines without one are never template).
+    has_letter: bool,
     /// Pages of the same site holding this line (0 when the site is unknown).
     template_pages: u32,
 }
@@ -307,6 +334,7 @@ impl Line {
                 line.date_like |= text[at + 1..].starts_with(|d: char| d.is_ascii_digit());
             }
             if c.is_alphanumeric() {
+                line.has_letter |= c.is_alphabetic();
                 if is_cjk(c) {
                     cjk_chars += 1;
                 }
@@ -379,6 +407,12 @@ impl Line {
             && self.inner_punct * 8 <= self.words;
         let many_separators = self.separators >= 2 && self.words <= self.separators * 4 + 4;
         many_caps || many_separators
+    }
+
+    /// A date, a clock time or a temperature: furniture even inside the article, and a
+    /// strong break between an article and the comments below it.
+    fn is_dated(&self) -> bool {
+        self.date_like || self.degree
     }
 
     /// Dates, times, temperatures, counters: short lines made mostly of numbers.
@@ -619,12 +653,14 @@ fn prompt_kind(text: &str, words: usize) -> Prompt {
 }
 
 /// Evidence from the line itself that it is furniture, whatever its place on the page.
-fn hard_reason(line: &Line, config: &CleanConfig) -> Option<Reason> {
+fn hard_reason(line: &Line, source: SiteSource, config: &CleanConfig) -> Option<Reason> {
     let prose = line.is_prose(config);
     // Prose shared by two pages of a site may be one story published twice, which
-    // near-duplicate detection must still see; on three or more pages it is template
-    // (a site-wide teaser, disclaimer or comment block).
-    let needed = if prose {
+    // near-duplicate detection must still see; on three or more pages it is template (a
+    // site-wide teaser, disclaimer or comment block). When the site is only the folder, the
+    // same holds for a headline: two reprints of one story in one folder share it.
+    let headline = source == SiteSource::Folder && title_like(line) && !line.ends_sentence;
+    let needed = if prose || headline {
         config.min_template_pages.max(2) + 1
     } else {
         config.min_template_pages
@@ -651,7 +687,7 @@ fn hard_reason(line: &Line, config: &CleanConfig) -> Option<Reason> {
 /// subheads and repeated list labels stay.
 fn furniture_inside(reason: Reason, line: &Line, copies_outside: u32) -> bool {
     match reason {
-        Reason::Widget => line.date_like || line.degree,
+        Reason::Widget => line.is_dated(),
         Reason::NameList => line.words >= 20 || line.separators >= 2,
         Reason::RepeatedInPage => copies_outside > 0,
         _ => true,
@@ -659,16 +695,30 @@ fn furniture_inside(reason: Reason, line: &Line, copies_outside: u32) -> bool {
 }
 
 /// How much a line says "article here" (positive) or "furniture here" (negative).
-fn density_score(line: &Line, hard: Option<Reason>, config: &CleanConfig) -> f64 {
+///
+/// Evidence against the article is strong only where it is reliable: the site template, a
+/// date or temperature, a prompt, a list of names. Other short lines (table cells, list
+/// items, counters, lines repeated within the page) cost little, so the article's tables and
+/// lists do not split it; on a page framed by its site template they even count slightly for
+/// it, since the site's own furniture is already marked there.
+fn density_score(line: &Line, hard: Option<Reason>, framed: bool, config: &CleanConfig) -> f64 {
+    if hard == Some(Reason::Template) {
+        return -config.template_penalty;
+    }
     if line.is_prose(config) && line.prompt != Prompt::Strong {
         // Long prose weighs more, capped so one huge line cannot bridge a whole footer.
         return 1.0 + (line.words.min(60) as f64) / 20.0;
     }
-    if hard == Some(Reason::Widget) {
-        return -config.widget_penalty;
+    match hard {
+        Some(Reason::Widget) if line.is_dated() => return -config.widget_penalty,
+        Some(Reason::Prompt | Reason::NameList) => return -1.0,
+        _ => {}
     }
-    if hard.is_some() {
-        return -1.0;
+    match line.prompt {
+        Prompt::Weak => return -0.5,
+        // Cookie and legal notices long enough to be prose.
+        Prompt::Strong => return -1.0,
+        Prompt::None => {}
     }
     if line.words >= config.prose_words {
         return 0.2;
@@ -676,7 +726,11 @@ fn density_score(line: &Line, hard: Option<Reason>, config: &CleanConfig) -> f64
     if line.words >= 5 && line.has_sentence_punct() {
         return 0.1;
     }
-    -config.short_penalty
+    if framed {
+        0.05
+    } else {
+        -config.short_penalty
+    }
 }
 
 /// Could this line be the headline just above the article?
@@ -705,12 +759,108 @@ fn densest_run(scores: &[f64]) -> Option<(usize, usize)> {
     best.map(|(_, a, b)| (a, b))
 }
 
+/// The punctuation skeleton of a line: its distinct characters that are neither letters,
+/// digits nor spaces, sorted.
+fn punctuation_skeleton(text: &str) -> Vec<char> {
+    let mut p: Vec<char> = text
+        .chars()
+        .filter(|c| !c.is_alphanumeric() && !c.is_whitespace())
+        .collect();
+    p.sort_unstable();
+    p.dedup();
+    p
+}
+
+/// Extend the article over a list attached to its end: after the last paragraph (and at most
+/// one heading line), a run of short lines that all carry the punctuation skeleton of the
+/// first item ("June 9 – Tampa, FL @ Arena", "France (Group H): 10th appearance"). Menus and
+/// headline lists have no common skeleton; list items of one article do.
+fn attach_list(
+    raw: &[&str],
+    index: &[usize],
+    lines: &[Line],
+    hard: &[Option<Reason>],
+    region: (usize, usize),
+    config: &CleanConfig,
+) -> (usize, usize) {
+    let (a, b) = region;
+    if config.attached_list_lines == 0 {
+        return region;
+    }
+    let soft = |k: usize| {
+        let l = &lines[k];
+        let hard_ok = match hard[k] {
+            None | Some(Reason::RepeatedInPage) => true,
+            Some(Reason::Widget) => !l.is_dated(),
+            Some(Reason::NameList) => l.separators < 2 && l.words < 20,
+            _ => false,
+        };
+        hard_ok && l.prompt == Prompt::None && !l.is_prose(config)
+    };
+    let start = b + 1;
+    for head in 0..2 {
+        let first = start + head;
+        if first >= lines.len() || !soft(first) || (head == 1 && !soft(start)) {
+            continue;
+        }
+        let skeleton = punctuation_skeleton(raw[index[first]].trim());
+        if skeleton.is_empty() {
+            continue;
+        }
+        let mut k = first;
+        while k < lines.len() && soft(k) && {
+            let s = punctuation_skeleton(raw[index[k]].trim());
+            skeleton.iter().all(|c| s.contains(c))
+        } {
+            k += 1;
+        }
+        if k - first >= config.attached_list_lines {
+            return (a, k - 1);
+        }
+    }
+    region
+}
+
+/// Where a page's site comes from. A site field or a URL's host names the site; a folder
+/// only suggests one: it may hold reprints of one story, or pages of several sites.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SiteSource {
+    /// From a site field or the host of a URL field.
+    Declared,
+    /// The folder a text file sits in.
+    Folder,
+}
+
+impl SiteSource {
+    /// The source of a document's site: whole-file documents (no line number) got theirs from
+    /// their folder, JSONL records from a field.
+    pub fn of(doc: &Doc) -> SiteSource {
+        if doc.origin.line.is_none() {
+            SiteSource::Folder
+        } else {
+            SiteSource::Declared
+        }
+    }
+}
+
 /// Classify every line of `text`; keep the article, remove furniture with a reason.
+/// The site, when given, is a declared one ([`SiteSource::Declared`]).
 ///
 /// Blank lines are neither reported nor classified; runs of them collapse to one.
 pub fn clean(
     text: &str,
     site: Option<&str>,
+    templates: Option<&TemplateCounts>,
+    config: &CleanConfig,
+) -> Cleaned {
+    clean_page(text, site, SiteSource::Declared, templates, config)
+}
+
+/// [`clean`] with the source of the site.
+pub fn clean_page(
+    text: &str,
+    site: Option<&str>,
+    source: SiteSource,
     templates: Option<&TemplateCounts>,
     config: &CleanConfig,
 ) -> Cleaned {
@@ -735,15 +885,25 @@ pub fn clean(
     for (line, &h) in lines.iter_mut().zip(&hashes) {
         line.repeated = in_page.get(&h).is_some_and(|&n| n >= 2);
         if let (Some(site), Some(t)) = (site, templates) {
-            line.template_pages = t.pages_with(site, h);
+            if line.has_letter {
+                line.template_pages = t.pages_with(site, h);
+            }
         }
     }
 
-    let hard: Vec<Option<Reason>> = lines.iter().map(|l| hard_reason(l, config)).collect();
+    let hard: Vec<Option<Reason>> = lines
+        .iter()
+        .map(|l| hard_reason(l, source, config))
+        .collect();
+    let template_lines = hard
+        .iter()
+        .filter(|h| **h == Some(Reason::Template))
+        .count();
+    let framed = template_lines >= config.framed_min_template_lines.max(1);
     let mut scores: Vec<f64> = lines
         .iter()
         .zip(&hard)
-        .map(|(l, h)| density_score(l, *h, config))
+        .map(|(l, h)| density_score(l, *h, framed, config))
         .collect();
     // Hard-wrapped text (a paragraph broken mid-sentence, as in OCR or e-mail) is prose even
     // though each piece is short: a line is a piece when the sentence runs on into the next.
@@ -757,15 +917,18 @@ pub fn clean(
             scores[j + 1] = scores[j + 1].max(0.3);
         }
     }
-    let region = densest_run(&scores);
+    let region = densest_run(&scores).map(|r| attach_list(&raw, &index, &lines, &hard, r, config));
 
-    // The headline usually stands a few lines above the body (byline and date between).
+    // The headline usually stands a few lines above the body (byline and date between); of
+    // the headline-like lines there, the longest is the headline, not the byline.
     let mut title: Option<usize> = None;
     if let Some((start, _)) = region {
         for j in (start.saturating_sub(4)..start).rev() {
-            if hard[j].is_none() && title_like(&lines[j]) {
+            if hard[j].is_none()
+                && title_like(&lines[j])
+                && title.is_none_or(|t| lines[j].words > lines[t].words)
+            {
                 title = Some(j);
-                break;
             }
         }
     }
@@ -785,7 +948,14 @@ pub fn clean(
     for (j, line) in lines.iter().enumerate() {
         let inside = region.is_some_and(|(a, b)| (a..=b).contains(&j));
         let reason = if inside {
-            hard[j].filter(|r| furniture_inside(*r, line, copies_outside(j)))
+            match hard[j].filter(|r| furniture_inside(*r, line, copies_outside(j))) {
+                Some(r) => Some(r),
+                // "Share", "Print", "Video", "Related" between paragraphs.
+                None if line.prompt == Prompt::Weak && line.words <= 4 && !line.ends_sentence => {
+                    Some(Reason::Prompt)
+                }
+                None => None,
+            }
         } else if let Some(r) = hard[j] {
             Some(r)
         } else if title == Some(j)
@@ -856,7 +1026,13 @@ pub fn clean_docs(
     let templates = TemplateCounts::from_docs(docs);
     docs.par_iter()
         .map(|d| {
-            let cleaned = clean(&d.text, d.site.as_deref(), Some(&templates), config);
+            let cleaned = clean_page(
+                &d.text,
+                d.site.as_deref(),
+                SiteSource::of(d),
+                Some(&templates),
+                config,
+            );
             progress();
             cleaned
         })
@@ -1052,6 +1228,167 @@ mod tests {
         .join("\n");
         let c = run(&text);
         assert_eq!(c.removed.len(), 1, "{:?}", c.removed);
+    }
+
+    #[test]
+    fn a_table_between_paragraphs_stays() {
+        let mut lines = vec![
+            "Home", "Sports", "Weather", PARA_EN, "Pos", "Player", "Plays",
+        ];
+        let rows = [
+            ["DL", "Larry Ogunjobi", "63", "85%"],
+            ["DL", "Myles Garrett", "57", "77%"],
+            ["LB", "Joe Schobert", "74", "100%"],
+            ["CB", "Denzel Ward", "74", "100%"],
+            ["CB", "Greedy Williams", "73", "99%"],
+        ];
+        for row in &rows {
+            lines.extend(row);
+        }
+        lines.extend([PARA_EN2, PARA_EN3, "About us", "Careers"]);
+        let c = run(&lines.join("\n"));
+        let removed: Vec<&str> = c.removed.iter().map(|r| r.text.as_str()).collect();
+        assert_eq!(
+            removed,
+            ["Home", "Sports", "Weather", "About us", "Careers"],
+            "{:?}",
+            c.removed
+        );
+    }
+
+    #[test]
+    fn a_list_attached_to_the_article_stays() {
+        let items = [
+            "June 9 – West Palm Beach, FL @ Coral Sky Amphitheatre",
+            "June 10 – Tampa, FL @ MIDFLORIDA Credit Union Amphitheatre",
+            "June 14 – Alpharetta, GA @ Ameris Bank Amphitheatre (Formerly Verizon)",
+            "June 17 – Nashville, TN @ Bridgestone Arena",
+            "June 19 – Charlotte, NC @ PNC Music Pavilion",
+            "June 20 – Raleigh, NC @ Coastal Credit Union Music Park",
+        ];
+        let mut lines = vec!["Menu", PARA_EN, PARA_EN2, "Tour dates"];
+        lines.extend(items);
+        lines.extend(["Most popular", "Sign up for our newsletter", "Careers"]);
+        let c = run(&lines.join("\n"));
+        for item in items {
+            assert!(reason_of(&c, item).is_none(), "{item}: {:?}", c.removed);
+        }
+        assert!(reason_of(&c, "Tour dates").is_none());
+        assert_eq!(reason_of(&c, "Careers"), Some(Reason::ShortLine));
+        // Headlines of other stories share no punctuation skeleton: they stay outside.
+        let teasers = [
+            "Council approves new budget",
+            "Storm closes schools, roads",
+            "Why the bridge is late",
+            "Mayor: \"We will rebuild\"",
+            "Five things to do this weekend",
+        ];
+        let mut lines = vec![PARA_EN, PARA_EN2];
+        lines.extend(teasers);
+        let c = run(&lines.join("\n"));
+        for t in teasers {
+            assert!(reason_of(&c, t).is_some(), "{t}");
+        }
+    }
+
+    #[test]
+    fn lines_without_letters_are_never_template() {
+        let pages = [
+            [PARA_EN, "0", "___", "Subscribe to the Ledger", PARA_EN2].join("\n"),
+            [PARA_EN3, "0", "___", "Subscribe to the Ledger", PARA_IT].join("\n"),
+        ];
+        let mut counts = TemplateCounts::new();
+        for p in &pages {
+            counts.observe(Some("ledger.example"), p);
+        }
+        assert_eq!(counts.pages_with("ledger.example", normalized_hash("0")), 0);
+        assert_eq!(
+            counts.pages_with("ledger.example", normalized_hash("Subscribe to the Ledger")),
+            2
+        );
+        let c = clean(
+            &pages[0],
+            Some("ledger.example"),
+            Some(&counts),
+            &CleanConfig::default(),
+        );
+        assert_eq!(reason_of(&c, "0"), None);
+        assert_eq!(
+            reason_of(&c, "Subscribe to the Ledger"),
+            Some(Reason::Template)
+        );
+    }
+
+    #[test]
+    fn an_article_made_of_a_table_is_found_between_the_site_frame() {
+        let header = [
+            "Front page",
+            "World",
+            "Business",
+            "Sport",
+            "Culture",
+            "Opinion",
+        ];
+        let footer = [
+            "About the Ledger",
+            "Contact",
+            "Jobs",
+            "Privacy",
+            "© The Ledger",
+        ];
+        let names = [
+            "Kyle Busch",
+            "Martin Truex",
+            "Kevin Harvick",
+            "Denny Hamlin",
+            "Joey Logano",
+            "Ryan Blaney",
+            "Kyle Larson",
+            "Brad Keselowski",
+            "Clint Bowyer",
+            "Chase Elliott",
+            "William Byron",
+            "Alex Bowman",
+            "Kurt Busch",
+            "Aric Almirola",
+        ];
+        // Different drivers on the two pages; the numbers are no template evidence.
+        let standings = |offset: usize| -> Vec<String> {
+            (0..7)
+                .flat_map(|i| {
+                    [
+                        format!("{}", i + 1),
+                        names[i + offset].to_string(),
+                        format!("{}", 5000 - 37 * i),
+                    ]
+                })
+                .collect()
+        };
+        let page = |title: &str, body: &[String]| {
+            let mut l: Vec<String> = header.iter().map(|s| s.to_string()).collect();
+            l.push(title.to_string());
+            l.extend(body.iter().cloned());
+            l.extend(footer.iter().map(|s| s.to_string()));
+            l.join("\n")
+        };
+        let pages = [
+            page("Final standings after 36 races:", &standings(0)),
+            page("Standings of the junior series:", &standings(7)),
+        ];
+        let mut counts = TemplateCounts::new();
+        for p in &pages {
+            counts.observe(Some("ledger.example"), p);
+        }
+        let c = clean(
+            &pages[0],
+            Some("ledger.example"),
+            Some(&counts),
+            &CleanConfig::default(),
+        );
+        let removed: Vec<&str> = c.removed.iter().map(|r| r.text.as_str()).collect();
+        let mut frame: Vec<&str> = header.to_vec();
+        frame.extend(footer);
+        assert_eq!(removed, frame, "{:?}", c.removed);
     }
 
     #[test]

@@ -44,9 +44,10 @@ pub struct CleanArgs {
     /// Density penalty of date, time and counter lines.
     #[arg(long, default_value_t = CleanConfig::default().widget_penalty, hide = true)]
     pub widget_penalty: f64,
-    /// Density penalty of short lines without sentence punctuation.
+    /// Density penalty of short lines without sentence punctuation (pages without a template).
     #[arg(long, default_value_t = CleanConfig::default().short_penalty, hide = true)]
     pub short_penalty: f64,
+
     /// Worker threads (0: one per core). The output does not depend on it.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
@@ -64,6 +65,7 @@ pub fn run(args: CleanArgs) -> Result<ExitCode> {
         outside_keep_words: args.outside_keep_words,
         widget_penalty: args.widget_penalty,
         short_penalty: args.short_penalty,
+        ..CleanConfig::default()
     };
     init_threads(args.threads)?;
     let started = Instant::now();
