@@ -37,11 +37,13 @@ pub struct InputArgs {
     /// JSONL field with the page URL; its host is the site when there is no site field.
     #[arg(long, default_value = "url", help_heading = "Input")]
     pub url_field: String,
-    /// What to do with a bad record (bad JSON, missing field, unreadable file, duplicate id).
+    /// What to do with a bad record (bad JSON, missing field, unreadable file, duplicate id,
+    /// document over --max-doc-bytes) and with an input that holds no documents at all.
     #[arg(long, value_enum, default_value_t = OnError::Fail, help_heading = "Input")]
     pub on_error: OnError,
-    /// Invalid UTF-8: replace the bad bytes (the document is kept and counted), or treat the
-    /// document as a bad record [default: follows --on-error].
+    /// Invalid UTF-8: replace the bad bytes (the document is kept and counted), skip the
+    /// document (listed in --rejects, even under --on-error fail), or stop with exit status 2
+    /// [default: follows --on-error].
     #[arg(long, value_enum, help_heading = "Input")]
     pub invalid_utf8: Option<Utf8Policy>,
     /// Reject a document larger than this many bytes (it is never held in memory).
@@ -111,10 +113,17 @@ impl InputArgs {
                 Item::Rejected(r) => Some(r),
             };
             if let Some(r) = bad {
+                // Invalid UTF-8 follows --invalid-utf8 (whose default follows --on-error), so
+                // `--invalid-utf8 skip` lists such documents even under `--on-error fail`.
                 let is_utf8 = r.reason.starts_with("invalid UTF-8");
-                if self.on_error == OnError::Fail || (is_utf8 && fail_utf8) {
+                let stop = if is_utf8 {
+                    fail_utf8
+                } else {
+                    self.on_error == OnError::Fail
+                };
+                if stop {
                     let hint = if is_utf8 {
-                        "hint: --invalid-utf8 replace keeps such documents, --on-error skip lists them in --rejects"
+                        "hint: --invalid-utf8 replace keeps such documents, --invalid-utf8 skip lists them in --rejects"
                     } else {
                         "hint: --on-error skip goes on and lists bad records in --rejects"
                     };
@@ -128,6 +137,15 @@ impl InputArgs {
             }
         }
         progress.finish();
+        if docs.is_empty() && rejected.is_empty() && self.on_error == OnError::Fail {
+            // Nothing at all was read: most often a wrong path or a folder of other file types.
+            let paths: Vec<String> = self.paths.iter().map(|p| p.display().to_string()).collect();
+            bail!(
+                "{}: no documents (an empty file, or a folder without .txt or .md files)\n\
+                 hint: --on-error skip accepts an empty input and writes empty outputs",
+                paths.join(", ")
+            );
+        }
         if let Some(path) = &self.rejects {
             let mut out = AtomicOutput::create(path)?;
             for r in &rejected {
