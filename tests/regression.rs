@@ -69,3 +69,28 @@ fn output_through_a_symlink_keeps_the_link() {
         8
     );
 }
+
+/// `copydesk dedup ... 2>&1 | head -1` panicked (exit status 101, "failed printing to
+/// stderr") when the summary was written to a closed stderr. Losing the message is fine;
+/// the run itself succeeded.
+#[test]
+fn closed_stderr_is_not_a_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = dir.path().join("clusters.jsonl");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("copydesk"))
+        .args(["dedup", "samples", "--output"])
+        .arg(&output)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stderr.take()); // the reader of stderr goes away at once
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(
+        std::fs::read_to_string(&output)
+            .expect("clusters written")
+            .lines()
+            .count(),
+        8
+    );
+}
