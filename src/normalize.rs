@@ -34,20 +34,22 @@ pub fn normalize(text: &str) -> String {
         }
         return out;
     }
-    // NFKC, lowercase, then NFKC again: lowercasing can leave a sequence that NFKC composes
-    // (and the second pass makes the function idempotent).
+    // NFKC, lowercase, fold look-alikes, then NFKC again: lowercasing and folding can leave a
+    // sequence that NFKC composes (a Cyrillic `н` folded to `h` before a combining diaeresis
+    // makes `ḧ`), and composing after the fold makes the function idempotent.
     let folded: String = joined
         .chars()
         .filter(|c| !is_invisible(*c))
         .nfkc()
         .flat_map(char::to_lowercase)
+        .map(fold_char)
         .nfkc()
         .collect();
     for c in folded.chars() {
         if is_invisible(c) {
             continue;
         }
-        push(fold_char(c), &mut out);
+        push(c, &mut out);
     }
     out
 }
@@ -180,6 +182,8 @@ mod tests {
             "Ⅻ ㎏ ½",
             "a\u{0301}\u{0301}",
             "ΣΑΣ",
+            "н\u{0308}",
+            "“\u{0301}",
         ] {
             let once = normalize(s);
             assert_eq!(normalize(&once), once, "input {s:?}");
