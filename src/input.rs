@@ -11,7 +11,9 @@
 //!   comes from `id_field` (a string or an integer; missing: `FILE:LINE`), the text from
 //!   `text_field` (must be a string), the site from `site_field`, else from the host of
 //!   `url_field`. Blank lines are skipped.
-//! - A leading BOM is dropped; CRLF line endings are read like LF.
+//! - A leading BOM is dropped; CRLF line endings are read like LF, and a lone CR (old Mac
+//!   files, mixed line endings) becomes LF in the text, so every stage sees the same lines
+//!   (byte offsets are unchanged).
 //! - A record larger than `max_doc_bytes` is rejected without being held in memory.
 
 use crate::doc::{Doc, Origin};
@@ -217,19 +219,23 @@ impl Reader {
                 false,
             );
         }
-        match self.decode(bytes) {
-            Ok(text) => Item::Doc(Doc {
-                id,
-                text,
-                site,
-                origin,
-            }),
+        match self.decode(bytes, true) {
+            Ok(mut text) => {
+                lone_cr_to_lf(&mut text);
+                Item::Doc(Doc {
+                    id,
+                    text,
+                    site,
+                    origin,
+                })
+            }
             Err(reason) => reject(reason, false),
         }
     }
 
-    /// Bytes to text under the UTF-8 policy; strips a BOM and NUL bytes.
-    fn decode(&mut self, bytes: Vec<u8>) -> Result<String, String> {
+    /// Bytes to text under the UTF-8 policy; strips a BOM and NUL bytes. `whole_file`: the
+    /// bytes are a file of many lines, so an invalid byte's message also names its line.
+    fn decode(&mut self, bytes: Vec<u8>, whole_file: bool) -> Result<String, String> {
         let mut text = match String::from_utf8(bytes) {
             Ok(t) => t,
             Err(e) => {
@@ -238,6 +244,10 @@ impl Reader {
                     Utf8Policy::Replace => {
                         self.stats.utf8_repaired += 1;
                         String::from_utf8_lossy(e.as_bytes()).into_owned()
+                    }
+                    Utf8Policy::Skip | Utf8Policy::Fail if whole_file => {
+                        let line = memchr::memchr_iter(b'\n', &e.as_bytes()[..at]).count() + 1;
+                        return Err(format!("invalid UTF-8 at byte {at} (line {line})"));
                     }
                     Utf8Policy::Skip | Utf8Policy::Fail => {
                         return Err(format!("invalid UTF-8 at byte {at}"));
@@ -326,14 +336,14 @@ impl Reader {
                 fatal_for_file: false,
             })
         };
-        let text = match self.decode(buf) {
+        let text = match self.decode(buf, false) {
             Ok(t) => t,
             Err(reason) => return reject(None, reason),
         };
         let fields: HashMap<std::borrow::Cow<'_, str>, &RawValue> =
             match serde_json::from_str(&text) {
                 Ok(f) => f,
-                Err(e) => return reject(None, format!("not a JSON object: {e}")),
+                Err(e) => return reject(None, format!("not a JSON object: {}", json_error(&e))),
             };
         let id = match fields.get(config.id_field.as_str()) {
             None => format!("{}:{}", path.display(), lineno),
@@ -369,12 +379,13 @@ impl Reader {
                 }
             },
         };
-        let body = if body.contains('\0') {
+        let mut body = if body.contains('\0') {
             self.stats.nul_bytes_removed += body.matches('\0').count() as u64;
             body.replace('\0', " ")
         } else {
             body
         };
+        lone_cr_to_lf(&mut body);
         let string_field = |name: &str| {
             fields
                 .get(name)
@@ -419,6 +430,36 @@ impl Iterator for Reader {
             }
         }
     }
+}
+
+/// A serde_json error without its "at line 1" (a record is one line; the caller names the
+/// file's line): "EOF while parsing a string at column 41".
+fn json_error(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    let position = format!(" at line {} column {}", e.line(), e.column());
+    match full.strip_suffix(&position) {
+        Some(message) => format!("{message} at column {}", e.column()),
+        None => full,
+    }
+}
+
+/// Replace every CR that is not part of a CRLF with LF: `str::lines` (and so every
+/// line-based stage) splits on LF and CRLF only. One byte for one byte, so offsets into
+/// the text stay those of the original.
+fn lone_cr_to_lf(text: &mut String) {
+    if !text.contains('\r') {
+        return;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' && chars.peek() != Some(&'\n') {
+            out.push('\n');
+        } else {
+            out.push(c);
+        }
+    }
+    *text = out;
 }
 
 /// The host of a URL (`https://www.example.com/a` gives `example.com`), if it has one.
@@ -528,6 +569,23 @@ mod tests {
             Some("news.site.org")
         );
         assert_eq!(url_host("").as_deref(), None);
+    }
+
+    #[test]
+    fn lone_carriage_returns_become_line_feeds() {
+        let mut t = String::from("a\rb\r\nc\n\rd\r");
+        lone_cr_to_lf(&mut t);
+        assert_eq!(t, "a\nb\r\nc\n\nd\n");
+        assert_eq!(t.len(), "a\rb\r\nc\n\rd\r".len(), "offsets unchanged");
+    }
+
+    #[test]
+    fn json_errors_name_the_column_not_line_1() {
+        let e = serde_json::from_str::<serde_json::Value>("{\"a\": tru}").unwrap_err();
+        let message = json_error(&e);
+        // The column is serde_json's (9 or 10 by version); what matters is no "line 1".
+        assert!(message.contains("at column "), "{message}");
+        assert!(!message.contains("line"), "{message}");
     }
 
     #[test]

@@ -46,18 +46,23 @@ pub fn normalize(text: &str) -> String {
         }
         return String::from_utf8(bytes).unwrap_or_default();
     }
-    // NFKC, lowercase, then NFKC again: lowercasing can leave a sequence that NFKC composes
-    // (and the second pass makes the function idempotent). A text that the quick check
-    // finds already normalized (most text) is not normalized again.
+    // NFKC, lowercase, fold look-alikes, then NFKC again: lowercasing and folding can leave a
+    // sequence that NFKC composes (a Cyrillic `н` folded to `h` before a combining diaeresis
+    // makes `ḧ`), and composing after the fold makes the function idempotent. A text that the
+    // quick check finds already normalized (most text) is not normalized again.
     let visible: String = joined.chars().filter(|c| !is_invisible(*c)).collect();
     let composed = nfkc(visible);
-    let lowered: String = composed.chars().flat_map(char::to_lowercase).collect();
+    let lowered: String = composed
+        .chars()
+        .flat_map(char::to_lowercase)
+        .map(fold_char)
+        .collect();
     let folded = nfkc(lowered);
     for c in folded.chars() {
         if is_invisible(c) {
             continue;
         }
-        push(fold_char(c), &mut out);
+        push(c, &mut out);
     }
     out
 }
@@ -201,6 +206,8 @@ mod tests {
             "Ⅻ ㎏ ½",
             "a\u{0301}\u{0301}",
             "ΣΑΣ",
+            "н\u{0308}",
+            "“\u{0301}",
         ] {
             let once = normalize(s);
             assert_eq!(normalize(&once), once, "input {s:?}");

@@ -259,3 +259,53 @@ fn failed_run_leaves_no_output_file() {
         "no temporary file left"
     );
 }
+
+#[test]
+fn closed_stdout_is_success() {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("copydesk"))
+        .args([
+            "dedup",
+            "tests/data/dev_slice.corpus.jsonl.gz",
+            "--output",
+            "-",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take()); // like `| head -0`: the reader is gone before the first line
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
+}
+
+/// A run killed at any moment leaves either no clusters file or a complete one, never a
+/// partial file under the final name (a temporary `.clusters.jsonl.tmp-PID` may remain).
+#[test]
+fn killed_run_leaves_no_partial_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut complete_runs = 0;
+    for (i, delay_ms) in [0u64, 20, 60, 120, 200, 400, 800, 3000]
+        .into_iter()
+        .enumerate()
+    {
+        let path = dir.path().join(format!("clusters-{i}.jsonl"));
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("copydesk"))
+            .args(["dedup", "tests/data/dev_slice.corpus.jsonl.gz", "--output"])
+            .arg(&path)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL: no destructor, no cleanup runs
+        let _ = child.wait();
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            let rows = lines(text.as_bytes());
+            assert_eq!(rows.len(), 408, "{} is partial", path.display());
+            complete_runs += 1;
+        }
+    }
+    // The last delay is long enough for the run to finish: the check above saw a real file.
+    assert!(complete_runs >= 1, "no run completed");
+}

@@ -1,11 +1,14 @@
 //! Property tests of the invariants: normalization is idempotent; clusters partition the
-//! input; the result does not depend on the thread count.
+//! input; the result does not depend on the thread count, nor on the input order (up to the
+//! numbering of clusters); every input record comes out exactly once, in the clusters or in
+//! the rejects.
 
 use copydesk::dedup::{self, DedupConfig};
 use copydesk::doc::{Doc, Origin};
 use copydesk::normalize::normalize;
 use copydesk::pipeline::{self, InMemory};
 use proptest::prelude::*;
+use std::collections::HashSet;
 
 const WORDS: &[&str] = &[
     "the", "minister", "said", "on", "tuesday", "that", "prices", "rose", "sharply", "in", "march",
@@ -61,6 +64,55 @@ fn run(docs: &[String], threads: usize) -> Vec<dedup::Assignment> {
     })
 }
 
+/// The clusters of an assignment as sets of document indices (cluster numbers forgotten),
+/// with `index[k]` the original index of document `k`.
+fn partition(assignments: &[dedup::Assignment], index: &[usize]) -> Vec<Vec<usize>> {
+    let clusters = assignments
+        .iter()
+        .map(|a| a.cluster)
+        .max()
+        .map_or(0, |m| m + 1);
+    let mut groups = vec![Vec::new(); clusters as usize];
+    for (k, a) in assignments.iter().enumerate() {
+        groups[a.cluster as usize].push(index[k]);
+    }
+    for g in &mut groups {
+        g.sort_unstable();
+    }
+    groups.sort();
+    groups
+}
+
+/// A corpus and a shuffled order of it.
+fn shuffled_corpus_strategy() -> impl Strategy<Value = (Vec<String>, Vec<usize>)> {
+    corpus_strategy().prop_flat_map(|docs| {
+        let order: Vec<usize> = (0..docs.len()).collect();
+        (Just(docs), Just(order).prop_shuffle())
+    })
+}
+
+/// One JSONL input line, and what it is.
+#[derive(Clone, Debug)]
+enum Record {
+    /// A valid record with this id (drawn from a small pool, so ids repeat).
+    Id(u8, String),
+    /// A valid record without an id: its id is FILE:LINE.
+    NoId(String),
+    /// A record without a text field.
+    NoText(u8),
+    /// A line that is not JSON.
+    Broken,
+}
+
+fn record_strategy() -> impl Strategy<Value = Record> {
+    prop_oneof![
+        6 => (0u8..12, text_strategy()).prop_map(|(i, t)| Record::Id(i, t)),
+        2 => text_strategy().prop_map(Record::NoId),
+        1 => (0u8..12).prop_map(Record::NoText),
+        1 => Just(Record::Broken),
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -106,5 +158,95 @@ proptest! {
     #[test]
     fn output_is_independent_of_thread_count(docs in corpus_strategy()) {
         prop_assert_eq!(run(&docs, 1), run(&docs, 2));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn shuffled_input_gives_the_same_clusters((docs, order) in shuffled_corpus_strategy()) {
+        let shuffled: Vec<String> = order.iter().map(|&i| docs[i].clone()).collect();
+        let identity: Vec<usize> = (0..docs.len()).collect();
+        prop_assert_eq!(
+            partition(&run(&docs, 1), &identity),
+            partition(&run(&shuffled, 1), &order)
+        );
+    }
+}
+
+proptest! {
+    // Each case runs the binary once.
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn every_input_record_comes_out_exactly_once(records in prop::collection::vec(record_strategy(), 1..30)) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let input = dir.path().join("input.jsonl");
+        let mut jsonl = String::new();
+        for r in &records {
+            let line = match r {
+                Record::Id(i, t) => serde_json::json!({"id": format!("doc-{i}"), "text": t}).to_string(),
+                Record::NoId(t) => serde_json::json!({"text": t}).to_string(),
+                Record::NoText(i) => serde_json::json!({"id": format!("doc-{i}")}).to_string(),
+                Record::Broken => "{\"id\": \"broken".to_owned(),
+            };
+            jsonl.push_str(&line);
+            jsonl.push('\n');
+        }
+        std::fs::write(&input, jsonl).expect("write input");
+        let clusters = dir.path().join("clusters.jsonl");
+        let rejects = dir.path().join("rejects.jsonl");
+        assert_cmd::Command::cargo_bin("copydesk")
+            .expect("binary")
+            .arg("dedup")
+            .arg(&input)
+            .args(["--on-error", "skip", "--output"])
+            .arg(&clusters)
+            .arg("--rejects")
+            .arg(&rejects)
+            .assert()
+            .success();
+        let read = |p: &std::path::Path| -> Vec<serde_json::Value> {
+            std::fs::read_to_string(p)
+                .expect("output")
+                .lines()
+                .map(|l| serde_json::from_str(l).expect("JSON line"))
+                .collect()
+        };
+        let out_ids: Vec<String> = read(&clusters)
+            .iter()
+            .map(|r| r["id"].as_str().unwrap_or("").to_owned())
+            .collect();
+        let reject_lines: Vec<String> = read(&rejects)
+            .iter()
+            .map(|r| r["origin"].as_str().unwrap_or("").to_owned())
+            .collect();
+        // What must come out: the first record of each id in the clusters, everything else in
+        // the rejects, both in input order.
+        let mut seen = HashSet::new();
+        let mut want_ids = Vec::new();
+        let mut want_rejects = Vec::new();
+        for (n, r) in records.iter().enumerate() {
+            let origin = format!("{}:{}", input.display(), n + 1);
+            let id = match r {
+                Record::Id(i, _) => format!("doc-{i}"),
+                Record::NoId(_) => origin.clone(),
+                Record::NoText(_) | Record::Broken => {
+                    want_rejects.push(origin);
+                    continue;
+                }
+            };
+            if seen.insert(id.clone()) {
+                want_ids.push(id);
+            } else {
+                want_rejects.push(origin);
+            }
+        }
+        let distinct: HashSet<&String> = out_ids.iter().collect();
+        prop_assert_eq!(distinct.len(), out_ids.len(), "an id appears twice");
+        prop_assert_eq!(out_ids.len() + reject_lines.len(), records.len());
+        prop_assert_eq!(out_ids, want_ids);
+        prop_assert_eq!(reject_lines, want_rejects);
     }
 }

@@ -5,6 +5,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use copydesk::doc::{Doc, Origin};
 use copydesk::input::{InputConfig, Item, ReadStats, Reader, Rejected, Utf8Policy};
+use copydesk::pipeline::Corpus;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::File;
@@ -38,11 +39,13 @@ pub struct InputArgs {
     /// JSONL field with the page URL; its host is the site when there is no site field.
     #[arg(long, default_value = "url", help_heading = "Input")]
     pub url_field: String,
-    /// What to do with a bad record (bad JSON, missing field, unreadable file, duplicate id).
+    /// What to do with a bad record (bad JSON, missing field, unreadable file, duplicate id,
+    /// document over --max-doc-bytes) and with an input that holds no documents at all.
     #[arg(long, value_enum, default_value_t = OnError::Fail, help_heading = "Input")]
     pub on_error: OnError,
-    /// Invalid UTF-8: replace the bad bytes (the document is kept and counted), or treat the
-    /// document as a bad record [default: follows --on-error].
+    /// Invalid UTF-8: replace the bad bytes (the document is kept and counted), skip the
+    /// document (listed in --rejects, even under --on-error fail), or stop with exit status 2
+    /// [default: follows --on-error].
     #[arg(long, value_enum, help_heading = "Input")]
     pub invalid_utf8: Option<Utf8Policy>,
     /// Reject a document larger than this many bytes (it is never held in memory).
@@ -84,59 +87,13 @@ impl InputArgs {
 
     /// Read every document, applying `--on-error` to bad records and duplicate ids.
     pub fn load(&self) -> Result<Loaded> {
-        let config = self.config();
-        let fail_utf8 = config.invalid_utf8 == Utf8Policy::Fail;
-        let mut reader = Reader::new(&self.paths, config);
+        let corpus = FileCorpus::open(self)?;
         let mut docs = Vec::new();
-        let mut rejected = Vec::new();
-        let mut first_seen: HashMap<String, String> = HashMap::new();
-        let progress = Progress::spinner("reading");
-        for item in reader.by_ref() {
-            let bad = match item {
-                Item::Doc(doc) => {
-                    if let Some(first) = first_seen.get(&doc.id) {
-                        Some(Rejected {
-                            origin: doc.origin.clone(),
-                            id: Some(doc.id.clone()),
-                            reason: format!("duplicate id {:?} (first at {first})", doc.id),
-                            fatal_for_file: false,
-                        })
-                    } else {
-                        first_seen.insert(doc.id.clone(), doc.origin.to_string());
-                        docs.push(doc);
-                        progress.tick(docs.len());
-                        None
-                    }
-                }
-                Item::Rejected(r) => Some(r),
-            };
-            if let Some(r) = bad {
-                let is_utf8 = r.reason.starts_with("invalid UTF-8");
-                if self.on_error == OnError::Fail || (is_utf8 && fail_utf8) {
-                    let hint = if is_utf8 {
-                        "hint: --invalid-utf8 replace keeps such documents, --on-error skip lists them in --rejects"
-                    } else {
-                        "hint: --on-error skip goes on and lists bad records in --rejects"
-                    };
-                    bail!("{}: {}\n{hint}", r.origin, r.reason);
-                }
-                rejected.push(RejectRecord {
-                    origin: r.origin.to_string(),
-                    id: r.id,
-                    reason: r.reason,
-                });
-            }
-        }
-        progress.finish();
-        if let Some(path) = &self.rejects {
-            let mut out = AtomicOutput::create(path)?;
-            for r in &rejected {
-                serde_json::to_writer(&mut out, r)?;
-                out.write_all(b"\n")?;
-            }
-            out.commit()?;
-        }
-        Ok(Loaded { docs, rejected })
+        corpus.for_each_batch(&mut |batch| docs.extend_from_slice(batch))?;
+        Ok(Loaded {
+            docs,
+            rejected: corpus.scan().rejected,
+        })
     }
 }
 
@@ -149,6 +106,8 @@ pub struct FileCorpus<'a> {
     paths: Vec<PathBuf>,
     spool: Option<tempfile::TempPath>,
     scan: RefCell<Option<Scan>>,
+    /// Show a "reading" spinner (off when the caller reports progress itself).
+    spinner: bool,
 }
 
 /// What the first read of a [`FileCorpus`] found.
@@ -177,6 +136,10 @@ impl Ids {
 
     pub fn len(&self) -> usize {
         self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
     }
 
     pub fn get(&self, i: usize) -> Option<&str> {
@@ -265,7 +228,14 @@ impl<'a> FileCorpus<'a> {
             paths,
             spool,
             scan: RefCell::new(None),
+            spinner: true,
         })
+    }
+
+    /// No spinner of its own: the caller shows progress.
+    pub fn without_spinner(mut self) -> Self {
+        self.spinner = false;
+        self
     }
 
     /// The first read's findings (after the corpus has been read once).
@@ -307,7 +277,11 @@ impl copydesk::pipeline::Corpus for FileCorpus<'_> {
         let known = self.scan.borrow();
         let mut ordinal = 0usize;
         let mut position = 0usize;
-        let progress = Progress::spinner("reading");
+        let progress = if self.spinner {
+            Progress::spinner("reading")
+        } else {
+            Progress(None)
+        };
         // A reader thread parses while the caller works on the previous batch; the bounded
         // channel keeps at most two batches in flight.
         std::thread::scope(|scope| -> Result<()> {
@@ -383,6 +357,23 @@ impl copydesk::pipeline::Corpus for FileCorpus<'_> {
         progress.finish();
         if first {
             drop(known);
+            if scan.ids.len() == 0
+                && scan.rejected.is_empty()
+                && self.args.on_error == OnError::Fail
+            {
+                // Nothing at all was read: most often a wrong path or a folder of other file types.
+                let paths: Vec<String> = self
+                    .args
+                    .paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect();
+                bail!(
+                    "{}: no documents (an empty file, or a folder without .txt or .md files)\n\
+                     hint: --on-error skip accepts an empty input and writes empty outputs",
+                    paths.join(", ")
+                );
+            }
             scan.stats = reader.stats.clone();
             self.write_rejects(&scan.rejected)?;
             *self.scan.borrow_mut() = Some(scan);
@@ -397,10 +388,17 @@ impl FileCorpus<'_> {
     /// Apply `--on-error` to one bad record of the first read.
     fn reject(&self, r: Rejected, fail_utf8: bool, scan: &mut Scan) -> Result<()> {
         let origin = self.show(r.origin.to_string());
+        // Invalid UTF-8 follows --invalid-utf8 (whose default follows --on-error), so
+        // `--invalid-utf8 skip` lists such documents even under `--on-error fail`.
         let is_utf8 = r.reason.starts_with("invalid UTF-8");
-        if self.args.on_error == OnError::Fail || (is_utf8 && fail_utf8) {
+        let stop = if is_utf8 {
+            fail_utf8
+        } else {
+            self.args.on_error == OnError::Fail
+        };
+        if stop {
             let hint = if is_utf8 {
-                "hint: --invalid-utf8 replace keeps such documents, --on-error skip lists them in --rejects"
+                "hint: --invalid-utf8 replace keeps such documents, --invalid-utf8 skip lists them in --rejects"
             } else {
                 "hint: --on-error skip goes on and lists bad records in --rejects"
             };

@@ -193,7 +193,7 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
     let config = args.config()?;
     init_threads(args.threads)?;
     let started = Instant::now();
-    let corpus = FileCorpus::open(&args.input)?;
+    let corpus = FileCorpus::open(&args.input)?.without_spinner();
     let progress = Progress::spinner("");
     let outcome = pipeline::dedup(&corpus, &config, !args.no_clean, &|pass, done| {
         progress.message(pass.as_str(), done)

@@ -3,6 +3,16 @@
 //! Exit codes (also in `--help` and the README): 0 success; 1 a `check` budget was exceeded;
 //! 2 bad input or usage. A closed stdout (broken pipe) is success.
 
+/// `eprintln!` for the whole CLI, shadowing std's: a closed stderr (`copydesk ... 2>&1 | head -1`)
+/// loses the message instead of panicking with exit status 101. Defined before the command
+/// modules so that their `eprintln!` is this one.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod check;
 mod clean;
 mod common;
