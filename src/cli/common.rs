@@ -357,7 +357,7 @@ impl copydesk::pipeline::Corpus for FileCorpus<'_> {
         progress.finish();
         if first {
             drop(known);
-            if scan.ids.len() == 0
+            if scan.ids.is_empty()
                 && scan.rejected.is_empty()
                 && self.args.on_error == OnError::Fail
             {
