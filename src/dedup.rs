@@ -456,8 +456,23 @@ pub struct Outcome {
     pub assignments: Vec<Assignment>,
     pub clusters: usize,
     pub duplicates: usize,
+    /// Documents joined as exact copies of an earlier one (no candidate search needed).
+    pub exact_copies: usize,
     pub candidate_pairs: usize,
     pub verified_edges: usize,
+}
+
+/// Join every exact copy to its first document. Identical matching texts are the same
+/// document whatever their shingles' frequency, so no check is needed. Returns how many joined.
+pub fn join_exact_copies(uf: &mut UnionFind, copies: &[Option<u32>]) -> usize {
+    let mut joined = 0;
+    for (i, first) in copies.iter().enumerate() {
+        if let Some(first) = first {
+            uf.union(*first, i as u32);
+            joined += 1;
+        }
+    }
+    joined
 }
 
 /// How a verified pair relates, for `explain` and for edges.
@@ -541,16 +556,72 @@ pub fn check_pair(a: &Sketch, b: &Sketch, config: &DedupConfig) -> PairCheck {
     }
 }
 
-/// Candidate pairs of the configured method, sorted and unique.
-pub fn candidates(sketches: &[Sketch], config: &DedupConfig) -> Vec<(u32, u32)> {
+/// Hash of a document's shingle sequence (None when it has none). Two documents with the same
+/// hash are exact copies for matching: same shingles in the same order, so every check of a
+/// pair gives the same answer for either of them.
+pub fn content_hash(sequence: &[u64]) -> Option<u64> {
+    if sequence.is_empty() {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(sequence.len() * 8);
+    for h in sequence {
+        bytes.extend_from_slice(&h.to_le_bytes());
+    }
+    Some(shingle::hash_bytes(&bytes))
+}
+
+/// For every document, the first earlier document with the same content hash. Exact copies are
+/// joined to it directly and left out of candidate search, so a corpus of a million identical
+/// pages makes no LSH buckets of a million.
+pub fn exact_copies(hashes: &[Option<u64>]) -> Vec<Option<u32>> {
+    let mut order: Vec<(u64, u32)> = hashes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| h.map(|h| (h, i as u32)))
+        .collect();
+    order.sort_unstable();
+    let mut first = vec![None; hashes.len()];
+    for run in order.chunk_by(|a, b| a.0 == b.0) {
+        for &(_, i) in &run[1..] {
+            first[i as usize] = Some(run[0].1);
+        }
+    }
+    first
+}
+
+/// Candidate pairs of the configured method, sorted and unique, among the documents that are
+/// not exact copies (`copies[i]` is None).
+pub fn candidates(
+    sketches: &[Sketch],
+    copies: &[Option<u32>],
+    config: &DedupConfig,
+) -> Vec<(u32, u32)> {
+    let searched = |i: usize| copies.get(i).is_none_or(|c| c.is_none());
     match config.method {
         Method::Minhash => {
-            let sigs: Vec<&[u32]> = sketches.iter().map(|s| s.signature.as_slice()).collect();
+            let sigs: Vec<&[u32]> = sketches
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    if searched(i) {
+                        s.signature.as_slice()
+                    } else {
+                        &[]
+                    }
+                })
+                .collect();
             let mut pairs = lsh::minhash_candidates(&sigs, config.bands());
             if config.uses_lede_index() {
                 let ledes: Vec<&[u32]> = sketches
                     .iter()
-                    .map(|s| s.lede_signature.as_slice())
+                    .enumerate()
+                    .map(|(i, s)| {
+                        if searched(i) {
+                            s.lede_signature.as_slice()
+                        } else {
+                            &[]
+                        }
+                    })
                     .collect();
                 pairs.extend(lsh::minhash_candidates(&ledes, config.lede_bands()));
                 pairs.sort_unstable();
@@ -561,7 +632,8 @@ pub fn candidates(sketches: &[Sketch], config: &DedupConfig) -> Vec<(u32, u32)> 
         Method::Simhash => {
             let hashes: Vec<Option<u64>> = sketches
                 .iter()
-                .map(|s| (!s.set.is_empty()).then_some(s.simhash))
+                .enumerate()
+                .map(|(i, s)| (!s.set.is_empty() && searched(i)).then_some(s.simhash))
                 .collect();
             simhash::candidates(&hashes, config.simhash_distance)
         }
@@ -582,9 +654,14 @@ pub fn remove_stock_shingles(sketches: &mut [Sketch], config: &DedupConfig) {
 
 /// Cluster sketched documents (they are consumed: stock shingles are removed in place).
 pub fn cluster(mut sketches: Vec<Sketch>, config: &DedupConfig) -> Outcome {
+    let hashes: Vec<Option<u64>> = sketches
+        .par_iter()
+        .map(|s| content_hash(&s.sequence))
+        .collect();
+    let copies = exact_copies(&hashes);
     remove_stock_shingles(&mut sketches, config);
     let sketches = &sketches[..];
-    let pairs = candidates(sketches, config);
+    let pairs = candidates(sketches, &copies, config);
     let edges: Vec<(u32, u32)> = pairs
         .par_iter()
         .filter(|(i, j)| check_pair(&sketches[*i as usize], &sketches[*j as usize], config).edge)
@@ -594,6 +671,7 @@ pub fn cluster(mut sketches: Vec<Sketch>, config: &DedupConfig) -> Outcome {
     for (i, j) in &edges {
         uf.union(*i, *j);
     }
+    let exact = join_exact_copies(&mut uf, &copies);
     let lengths: Vec<usize> = sketches.iter().map(|s| s.chars).collect();
     let clusters = cluster::assign(&mut uf, config.keep, &lengths);
     let assignments: Vec<Assignment> = (0..sketches.len())
@@ -622,6 +700,7 @@ pub fn cluster(mut sketches: Vec<Sketch>, config: &DedupConfig) -> Outcome {
         .filter(|a| a.duplicate_of.is_some())
         .count();
     Outcome {
+        exact_copies: exact,
         clusters: clusters.kept.len(),
         duplicates,
         candidate_pairs: pairs.len(),
@@ -655,6 +734,17 @@ mod tests {
     fn sketches(texts: &[&str]) -> Vec<Sketch> {
         let config = DedupConfig::default();
         texts.iter().map(|t| sketch(t, &config)).collect()
+    }
+
+    #[test]
+    fn exact_copies_point_at_their_first_document() {
+        let h = |x: u64| Some(x);
+        assert_eq!(
+            exact_copies(&[h(7), None, h(9), h(7), None, h(7), h(9)]),
+            vec![None, None, None, Some(0), None, Some(0), Some(2)]
+        );
+        assert_eq!(content_hash(&[]), None);
+        assert_ne!(content_hash(&[1, 2]), content_hash(&[2, 1]));
     }
 
     #[test]

@@ -19,8 +19,8 @@
 
 use crate::cluster::{self, UnionFind};
 use crate::dedup::{
-    check_pair, matching_text, sketch, stock_cap, Assignment, DedupConfig, DocFrequency,
-    LineCounts, LineStats, Method, Outcome, Sketch,
+    check_pair, content_hash, exact_copies, join_exact_copies, matching_text, sketch, stock_cap,
+    Assignment, DedupConfig, DocFrequency, LineCounts, LineStats, Method, Outcome, Sketch,
 };
 use crate::doc::Doc;
 use crate::lsh;
@@ -74,6 +74,7 @@ impl Pass {
 
 /// What the sketch pass keeps of one document.
 struct Kept {
+    content: Option<u64>,
     /// Band keys of the whole-document index, then of the lede-window index; empty for a
     /// document without shingles (and with SimHash).
     keys: Vec<u64>,
@@ -84,6 +85,7 @@ struct Kept {
 /// What the sketch pass keeps of all documents, packed: `stride` keys per document.
 #[derive(Default)]
 struct Sketched {
+    content: Vec<Option<u64>>,
     keys: Vec<u64>,
     has_keys: Vec<bool>,
     simhash: Vec<Option<u64>>,
@@ -99,6 +101,7 @@ impl Sketched {
             self.keys.extend(std::iter::repeat_n(0, stride));
         }
         self.has_keys.push(present);
+        self.content.push(k.content);
         if stride == 0 {
             // A SimHash run: no band keys, one hash per document.
             self.simhash.push(k.simhash);
@@ -154,7 +157,8 @@ pub fn dedup<C: Corpus>(
     })?;
     let n = kept.chars.len();
 
-    let pairs = candidates(&kept, stride, config);
+    let copies = exact_copies(&std::mem::take(&mut kept.content));
+    let pairs = candidates(&kept, &copies, stride, config);
     let lengths = std::mem::take(&mut kept.chars);
     drop(kept);
 
@@ -189,6 +193,8 @@ pub fn dedup<C: Corpus>(
     for (i, j) in &edges {
         uf.union(*i, *j);
     }
+    let exact = join_exact_copies(&mut uf, &copies);
+    drop(copies);
     let clusters = cluster::assign(&mut uf, config.keep, &lengths);
 
     // Pass 4: each duplicate's similarity to its kept document.
@@ -234,6 +240,7 @@ pub fn dedup<C: Corpus>(
         })
         .collect();
     Ok(Outcome {
+        exact_copies: exact,
         clusters: clusters.kept.len(),
         duplicates: to_kept.len(),
         candidate_pairs: pairs.len(),
@@ -256,6 +263,7 @@ fn reduce(s: Sketch, method: Method, bands: lsh::Bands, lede: Option<lsh::Bands>
         Method::Simhash => simhash = (!s.set.is_empty()).then_some(s.simhash),
     }
     Kept {
+        content: content_hash(&s.sequence),
         keys,
         simhash,
         chars: s.chars,
@@ -263,14 +271,19 @@ fn reduce(s: Sketch, method: Method, bands: lsh::Bands, lede: Option<lsh::Bands>
 }
 
 /// Candidate pairs, exactly as [`crate::dedup::candidates`] finds them.
-fn candidates(kept: &Sketched, stride: usize, config: &DedupConfig) -> Vec<(u32, u32)> {
+fn candidates(
+    kept: &Sketched,
+    copies: &[Option<u32>],
+    stride: usize,
+    config: &DedupConfig,
+) -> Vec<(u32, u32)> {
     match config.method {
         Method::Minhash => {
             let whole = config.bands().bands.min(stride);
             let mut entries: Vec<(u64, u32)> = Vec::new();
             let mut lede: Vec<(u64, u32)> = Vec::new();
             for (doc, keys) in kept.keys.chunks(stride.max(1)).enumerate() {
-                if !kept.has_keys[doc] {
+                if !kept.has_keys[doc] || copies[doc].is_some() {
                     continue;
                 }
                 let (w, l) = keys.split_at(whole);
@@ -285,7 +298,15 @@ fn candidates(kept: &Sketched, stride: usize, config: &DedupConfig) -> Vec<(u32,
             }
             pairs
         }
-        Method::Simhash => simhash::candidates(&kept.simhash, config.simhash_distance),
+        Method::Simhash => {
+            let hashes: Vec<Option<u64>> = kept
+                .simhash
+                .iter()
+                .zip(copies)
+                .map(|(h, c)| h.filter(|_| c.is_none()))
+                .collect();
+            simhash::candidates(&hashes, config.simhash_distance)
+        }
     }
 }
 
@@ -307,12 +328,20 @@ fn for_each_pair<C: Corpus, R: Send + Default + Clone>(
     // Pairs by their later document, and the last partner of every document.
     let mut by_later: Vec<usize> = (0..pairs.len()).collect();
     by_later.sort_unstable_by_key(|&p| (pairs[p].1, pairs[p].0));
-    let mut last: AHashMap<u32, u32> = AHashMap::new();
+    // `last[d]`: the last partner of document d (u32::MAX: d is in no pair).
+    let docs = pairs.iter().map(|p| p.1 as usize + 1).max().unwrap_or(0);
+    let mut last: Vec<u32> = vec![u32::MAX; docs];
     for &(i, j) in pairs {
-        let e = last.entry(i).or_insert(j);
-        *e = (*e).max(j);
-        last.entry(j).or_insert(j);
+        for (d, partner) in [(i, j), (j, j)] {
+            let l = &mut last[d as usize];
+            *l = if *l == u32::MAX {
+                partner
+            } else {
+                (*l).max(partner)
+            };
+        }
     }
+    let in_pair = |d: u32| last.get(d as usize).is_some_and(|l| *l != u32::MAX);
     let mut open: AHashMap<u32, Sketch> = AHashMap::new();
     let mut start = 0usize;
     let mut cursor = 0usize;
@@ -323,7 +352,7 @@ fn for_each_pair<C: Corpus, R: Send + Default + Clone>(
             .enumerate()
             .filter_map(|(o, d)| {
                 let id = (start + o) as u32;
-                last.contains_key(&id).then(|| (id, state(d)))
+                in_pair(id).then(|| (id, state(d)))
             })
             .collect();
         open.extend(fresh);
@@ -343,7 +372,7 @@ fn for_each_pair<C: Corpus, R: Send + Default + Clone>(
         for (p, r) in done {
             results[p] = r;
         }
-        open.retain(|id, _| last.get(id).is_some_and(|l| *l as usize >= end));
+        open.retain(|id, _| last.get(*id as usize).is_some_and(|l| *l as usize >= end));
         start = end;
         progress(start);
     })?;
@@ -395,6 +424,8 @@ mod tests {
             doc(3, &story[..150]),
             doc(4, &format!("BERLIN (Reuters) - {story}")),
             doc(5, "Short unrelated text about gardening tips for spring."),
+            doc(6, story),
+            doc(7, &format!("  {}  ", story.to_uppercase())),
         ]
     }
 
@@ -435,5 +466,10 @@ mod tests {
         assert_eq!(a[0].duplicate_of, None);
         assert_eq!(a[5].duplicate_of, None);
         assert!(a[2].similarity.is_some_and(|s| s > 0.9));
+        // 6 and 7 normalize to 1's text: joined as exact copies, without candidate search.
+        assert_eq!(a[6].duplicate_of, Some(1));
+        assert_eq!(a[7].duplicate_of, Some(1));
+        assert_eq!(a[7].similarity, Some(1.0));
+        assert_eq!(out.exact_copies, 2);
     }
 }

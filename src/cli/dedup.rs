@@ -235,6 +235,7 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
                 "duplicates": outcome.duplicates,
                 "rejected": rejected,
                 "clusters": outcome.clusters,
+                "exact_copies": outcome.exact_copies,
                 "candidate_pairs": outcome.candidate_pairs,
                 "verified_edges": outcome.verified_edges,
                 "utf8_repaired": scan.stats.utf8_repaired,
@@ -262,7 +263,7 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
                 seconds
             );
             eprintln!(
-                "  {:?} {}-{} shingles, {} similarity >= {}; LSH {} bands x {} rows (lede window {} shingles: {} x {}); {} candidate pairs, {} verified",
+                "  {:?} {}-{} shingles, {} similarity >= {}; LSH {} bands x {} rows (lede window {} shingles: {} x {}); {} exact copies, {} candidate pairs, {} verified",
                 config.method,
                 format!("{:?}", config.shingle.unit).to_lowercase(),
                 config.shingle.ngram,
@@ -273,6 +274,7 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
                 config.lede_shingles,
                 lede.bands,
                 lede.rows,
+                outcome.exact_copies,
                 outcome.candidate_pairs,
                 outcome.verified_edges
             );

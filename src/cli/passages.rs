@@ -172,7 +172,7 @@ pub fn run(args: PassagesArgs) -> Result<ExitCode> {
     dedup::remove_stock_shingles(&mut sketches, &dedup_config);
     let stories = (!args.no_dedup).then(|| {
         let mut uf = UnionFind::new(sketches.len());
-        for (i, j) in dedup::candidates(&sketches, &dedup_config) {
+        for (i, j) in dedup::candidates(&sketches, &[], &dedup_config) {
             if dedup::check_pair(&sketches[i as usize], &sketches[j as usize], &dedup_config).edge {
                 uf.union(i, j);
             }
