@@ -1,0 +1,36 @@
+//! Word and character shingling on arbitrary text (raw and normalized): no panic, the same
+//! hashes on a second call and through the reused-buffer entry point, and a sorted set.
+
+#![no_main]
+
+use copydesk::normalize::normalize;
+use copydesk::shingle::{shingles, shingles_into, to_set, ShingleConfig, Unit};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|input: &[u8]| {
+    let Some((&control, data)) = input.split_first() else {
+        return;
+    };
+    let raw = String::from_utf8_lossy(data);
+    let normalized = normalize(&raw);
+    let ngram = (control & 7) as usize; // 0 included: treated as 1
+    for unit in [Unit::Word, Unit::Char] {
+        for ocr_fold in [false, true] {
+            let config = ShingleConfig {
+                unit,
+                ngram,
+                ocr_fold,
+            };
+            for text in [raw.as_ref(), normalized.as_str()] {
+                let a = shingles(text, &config);
+                let b = shingles(text, &config);
+                assert_eq!(a, b, "deterministic");
+                let mut buf = vec![1, 2, 3];
+                shingles_into(text, &config, &mut buf);
+                assert_eq!(&buf[3..], &a[..], "shingles_into appends the same hashes");
+                let set = to_set(a);
+                assert!(set.windows(2).all(|w| w[0] < w[1]), "sorted, unique");
+            }
+        }
+    }
+});
