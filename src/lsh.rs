@@ -77,11 +77,13 @@ pub fn band_key(signature: &[u32], band: usize, rows: usize) -> u64 {
     xxh3_64_with_seed(&bytes[..len], SEED ^ band as u64)
 }
 
-/// The keys of every band of a signature, or none for an empty document's signature.
-pub fn band_keys(signature: &[u32], bands: Bands) -> impl Iterator<Item = u64> + '_ {
+/// The keys of every band of a signature, or none for an empty document's signature. Buckets
+/// use the low 32 bits of [`band_key`]: half the memory per document, and a chance collision
+/// only adds a candidate pair, which verification rejects.
+pub fn band_keys(signature: &[u32], bands: Bands) -> impl Iterator<Item = u32> + '_ {
     let usable = !signature.is_empty() && signature[0] != crate::minhash::EMPTY;
     let count = if usable { bands.bands } else { 0 };
-    (0..count).map(move |band| band_key(signature, band, bands.rows))
+    (0..count).map(move |band| band_key(signature, band, bands.rows) as u32)
 }
 
 /// Largest bucket whose members are all paired with each other; a larger bucket (a template
@@ -91,11 +93,19 @@ pub fn band_keys(signature: &[u32], bands: Bands) -> impl Iterator<Item = u64> +
 pub const FULL_BUCKET: usize = 64;
 
 /// Candidate pairs `(i, j)` with `i < j` from a list of `(key, doc)` entries.
-pub fn pairs_from_keys(mut entries: Vec<(u64, u32)>) -> Vec<(u32, u32)> {
+pub fn pairs_from_keys<K: Ord + Copy>(mut entries: Vec<(K, u32)>) -> Vec<(u32, u32)> {
     entries.sort_unstable();
     let mut pairs = Vec::new();
+    // Similar documents meet in many bands; compacting whenever the list doubles keeps memory
+    // at about twice the unique pairs instead of one copy per shared band.
+    let mut compact_at = 1usize << 20;
     let mut start = 0;
     while start < entries.len() {
+        if pairs.len() >= compact_at {
+            pairs.sort_unstable();
+            pairs.dedup();
+            compact_at = compact_at.max(2 * pairs.len());
+        }
         let key = entries[start].0;
         let mut end = start + 1;
         while end < entries.len() && entries[end].0 == key {
@@ -165,7 +175,7 @@ mod tests {
 
     #[test]
     fn huge_buckets_stay_linear() {
-        let entries: Vec<(u64, u32)> = (0..1000).map(|d| (1, d)).collect();
+        let entries: Vec<(u64, u32)> = (0..1000).map(|d| (1u64, d)).collect();
         let pairs = pairs_from_keys(entries);
         assert!(pairs.len() < 2000);
         assert!(pairs.contains(&(0, 999)));

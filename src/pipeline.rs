@@ -77,7 +77,7 @@ struct Kept {
     content: Option<u64>,
     /// Band keys of the whole-document index, then of the lede-window index; empty for a
     /// document without shingles (and with SimHash).
-    keys: Vec<u64>,
+    keys: Vec<u32>,
     simhash: Option<u64>,
     chars: usize,
 }
@@ -86,7 +86,7 @@ struct Kept {
 #[derive(Default)]
 struct Sketched {
     content: Vec<Option<u64>>,
-    keys: Vec<u64>,
+    keys: Vec<u32>,
     has_keys: Vec<bool>,
     simhash: Vec<Option<u64>>,
     chars: Vec<usize>,
@@ -280,8 +280,8 @@ fn candidates(
     match config.method {
         Method::Minhash => {
             let whole = config.bands().bands.min(stride);
-            let mut entries: Vec<(u64, u32)> = Vec::new();
-            let mut lede: Vec<(u64, u32)> = Vec::new();
+            let mut entries: Vec<(u32, u32)> = Vec::new();
+            let mut lede: Vec<(u32, u32)> = Vec::new();
             for (doc, keys) in kept.keys.chunks(stride.max(1)).enumerate() {
                 if !kept.has_keys[doc] || copies[doc].is_some() {
                     continue;
