@@ -562,3 +562,55 @@ impl Progress {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(path: &Path) -> InputArgs {
+        InputArgs {
+            paths: vec![path.to_path_buf()],
+            id_field: "id".into(),
+            text_field: "text".into(),
+            site_field: "site".into(),
+            url_field: "url".into(),
+            on_error: OnError::Fail,
+            invalid_utf8: None,
+            max_doc_bytes: 1 << 20,
+            rejects: None,
+        }
+    }
+
+    #[test]
+    fn an_input_changed_between_passes_stops_the_run() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("corpus.jsonl");
+        std::fs::write(
+            &path,
+            "{\"id\":\"a\",\"text\":\"x\"}\n{\"id\":\"b\",\"text\":\"y\"}\n",
+        )?;
+        let args = args(&path);
+        let corpus = FileCorpus::open(&args)?.without_spinner();
+        let mut seen = 0;
+        corpus.for_each_batch(&mut |docs| seen += docs.len())?;
+        assert_eq!(seen, 2);
+        // The same file again reads the same documents.
+        corpus.for_each_batch(&mut |_| {})?;
+        // A rewritten record is named; a lost record is reported too.
+        std::fs::write(
+            &path,
+            "{\"id\":\"a\",\"text\":\"x\"}\n{\"id\":\"c\",\"text\":\"y\"}\n",
+        )?;
+        let err = corpus
+            .for_each_batch(&mut |_| {})
+            .expect_err("changed input must fail");
+        assert!(err.to_string().contains("input changed"), "{err}");
+        assert!(err.to_string().contains("\"c\""), "{err}");
+        std::fs::write(&path, "{\"id\":\"a\",\"text\":\"x\"}\n")?;
+        let err = corpus
+            .for_each_batch(&mut |_| {})
+            .expect_err("shortened input must fail");
+        assert!(err.to_string().contains("missing"), "{err}");
+        Ok(())
+    }
+}
