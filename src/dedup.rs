@@ -589,55 +589,126 @@ pub fn exact_copies(hashes: &[Option<u64>]) -> Vec<Option<u32>> {
     first
 }
 
-/// Candidate pairs of the configured method, sorted and unique, among the documents that are
-/// not exact copies (`copies[i]` is None).
+/// What candidate search needs of every document, packed: its LSH bucket keys (`stride` per
+/// document: the whole-document bands, then the lede-window bands) or, with SimHash, its hash.
+/// The streaming pipeline keeps only this between passes; in memory it is built from sketches.
+pub struct CandidateKeys {
+    method: Method,
+    bands: Bands,
+    lede: Option<Bands>,
+    simhash_distance: u32,
+    stride: usize,
+    keys: Vec<u32>,
+    has_keys: Vec<bool>,
+    simhash: Vec<Option<u64>>,
+}
+
+/// One document's entry of [`CandidateKeys`] (computed in parallel, pushed in order).
+pub struct DocKeys {
+    keys: Vec<u32>,
+    simhash: Option<u64>,
+}
+
+impl CandidateKeys {
+    pub fn new(config: &DedupConfig) -> CandidateKeys {
+        let bands = config.bands();
+        let lede = config.uses_lede_index().then(|| config.lede_bands());
+        let stride = match config.method {
+            Method::Minhash => bands.bands + lede.map_or(0, |b| b.bands),
+            Method::Simhash => 0,
+        };
+        CandidateKeys {
+            method: config.method,
+            bands,
+            lede,
+            simhash_distance: config.simhash_distance,
+            stride,
+            keys: Vec::new(),
+            has_keys: Vec::new(),
+            simhash: Vec::new(),
+        }
+    }
+
+    /// The keys of one sketch (a document without shingles has none).
+    pub fn keys_of(&self, s: &Sketch) -> DocKeys {
+        let mut keys = Vec::new();
+        let mut simhash = None;
+        match self.method {
+            Method::Minhash => {
+                keys.extend(lsh::band_keys(&s.signature, self.bands));
+                if let Some(lede) = self.lede {
+                    keys.extend(lsh::band_keys(&s.lede_signature, lede));
+                }
+            }
+            Method::Simhash => simhash = (!s.set.is_empty()).then_some(s.simhash),
+        }
+        DocKeys { keys, simhash }
+    }
+
+    /// Append the next document's keys.
+    pub fn push(&mut self, k: DocKeys) {
+        let present = self.stride > 0 && k.keys.len() == self.stride;
+        if present {
+            self.keys.extend_from_slice(&k.keys);
+        } else {
+            self.keys.extend(std::iter::repeat_n(0, self.stride));
+        }
+        self.has_keys.push(present);
+        if self.method == Method::Simhash {
+            self.simhash.push(k.simhash);
+        }
+    }
+
+    /// Candidate pairs, sorted and unique, among the documents that are not exact copies
+    /// (`copies[i]` is None; a short or empty `copies` means none are).
+    pub fn candidates(&self, copies: &[Option<u32>]) -> Vec<(u32, u32)> {
+        let searched = |i: usize| copies.get(i).is_none_or(|c| c.is_none());
+        match self.method {
+            Method::Minhash => {
+                let mut whole: Vec<(u32, u32)> = Vec::new();
+                let mut lede: Vec<(u32, u32)> = Vec::new();
+                for (doc, keys) in self.keys.chunks(self.stride.max(1)).enumerate() {
+                    if !self.has_keys[doc] || !searched(doc) {
+                        continue;
+                    }
+                    let (w, l) = keys.split_at(self.bands.bands.min(keys.len()));
+                    whole.extend(w.iter().map(|key| (*key, doc as u32)));
+                    lede.extend(l.iter().map(|key| (*key, doc as u32)));
+                }
+                let mut pairs = lsh::pairs_from_keys(whole);
+                if self.lede.is_some() {
+                    pairs.extend(lsh::pairs_from_keys(lede));
+                    pairs.sort_unstable();
+                    pairs.dedup();
+                }
+                pairs
+            }
+            Method::Simhash => {
+                let hashes: Vec<Option<u64>> = self
+                    .simhash
+                    .iter()
+                    .enumerate()
+                    .map(|(i, h)| h.filter(|_| searched(i)))
+                    .collect();
+                simhash::candidates(&hashes, self.simhash_distance)
+            }
+        }
+    }
+}
+
+/// Candidate pairs of the configured method among sketches in memory (see
+/// [`CandidateKeys::candidates`]).
 pub fn candidates(
     sketches: &[Sketch],
     copies: &[Option<u32>],
     config: &DedupConfig,
 ) -> Vec<(u32, u32)> {
-    let searched = |i: usize| copies.get(i).is_none_or(|c| c.is_none());
-    match config.method {
-        Method::Minhash => {
-            let sigs: Vec<&[u32]> = sketches
-                .iter()
-                .enumerate()
-                .map(|(i, s)| {
-                    if searched(i) {
-                        s.signature.as_slice()
-                    } else {
-                        &[]
-                    }
-                })
-                .collect();
-            let mut pairs = lsh::minhash_candidates(&sigs, config.bands());
-            if config.uses_lede_index() {
-                let ledes: Vec<&[u32]> = sketches
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| {
-                        if searched(i) {
-                            s.lede_signature.as_slice()
-                        } else {
-                            &[]
-                        }
-                    })
-                    .collect();
-                pairs.extend(lsh::minhash_candidates(&ledes, config.lede_bands()));
-                pairs.sort_unstable();
-                pairs.dedup();
-            }
-            pairs
-        }
-        Method::Simhash => {
-            let hashes: Vec<Option<u64>> = sketches
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (!s.set.is_empty() && searched(i)).then_some(s.simhash))
-                .collect();
-            simhash::candidates(&hashes, config.simhash_distance)
-        }
+    let mut index = CandidateKeys::new(config);
+    let keys: Vec<DocKeys> = sketches.par_iter().map(|s| index.keys_of(s)).collect();
+    for k in keys {
+        index.push(k);
     }
+    index.candidates(copies)
 }
 
 /// Remove shingles that occur in too many documents from every set and sequence, in place

@@ -138,15 +138,6 @@ pub fn pairs_from_keys<K: Ord + Copy>(mut entries: Vec<(K, u32)>) -> Vec<(u32, u
     pairs
 }
 
-/// Candidate pairs of documents whose signatures agree on all rows of at least one band.
-pub fn minhash_candidates(signatures: &[&[u32]], bands: Bands) -> Vec<(u32, u32)> {
-    let mut entries = Vec::with_capacity(signatures.len() * bands.bands);
-    for (doc, sig) in signatures.iter().enumerate() {
-        entries.extend(band_keys(sig, bands).map(|key| (key, doc as u32)));
-    }
-    pairs_from_keys(entries)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 //! 1. **Lines** (when cleaning or the repeated-line filter is on): count each site's lines and
 //!    the short lines repeated across documents ([`LineCounts`]).
 //! 2. **Sketch**: every document's matching text is shingled and hashed; what stays is its LSH
-//!    band keys (or SimHash), its length, and its shingles' document frequencies, added to a
+//!    band keys (or SimHash, [`CandidateKeys`]), its length, and its shingles' document frequencies, added to a
 //!    fixed-size count-min sketch ([`DocFrequency`]).
 //! 3. **Verify**: candidate pairs come from the band keys. The corpus is read again and the
 //!    shingle sets of the documents in candidate pairs are rebuilt (without stock shingles)
@@ -20,11 +20,10 @@
 use crate::cluster::{self, UnionFind};
 use crate::dedup::{
     check_pair, content_hash, exact_copies, join_exact_copies, matching_text, sketch, stock_cap,
-    Assignment, DedupConfig, DocFrequency, LineCounts, LineStats, Method, Outcome, Sketch,
+    Assignment, CandidateKeys, DedupConfig, DocFrequency, DocKeys, LineCounts, LineStats, Outcome,
+    Sketch,
 };
 use crate::doc::Doc;
-use crate::lsh;
-use crate::simhash;
 use crate::verify::{self, Similarity};
 use ahash::AHashMap;
 use rayon::prelude::*;
@@ -72,44 +71,6 @@ impl Pass {
     }
 }
 
-/// What the sketch pass keeps of one document.
-struct Kept {
-    content: Option<u64>,
-    /// Band keys of the whole-document index, then of the lede-window index; empty for a
-    /// document without shingles (and with SimHash).
-    keys: Vec<u32>,
-    simhash: Option<u64>,
-    chars: usize,
-}
-
-/// What the sketch pass keeps of all documents, packed: `stride` keys per document.
-#[derive(Default)]
-struct Sketched {
-    content: Vec<Option<u64>>,
-    keys: Vec<u32>,
-    has_keys: Vec<bool>,
-    simhash: Vec<Option<u64>>,
-    chars: Vec<usize>,
-}
-
-impl Sketched {
-    fn push(&mut self, k: Kept, stride: usize) {
-        let present = k.keys.len() == stride && stride > 0;
-        if present {
-            self.keys.extend_from_slice(&k.keys);
-        } else {
-            self.keys.extend(std::iter::repeat_n(0, stride));
-        }
-        self.has_keys.push(present);
-        self.content.push(k.content);
-        if stride == 0 {
-            // A SimHash run: no band keys, one hash per document.
-            self.simhash.push(k.simhash);
-        }
-        self.chars.push(k.chars);
-    }
-}
-
 /// Cluster the documents of `corpus`. `progress(pass, documents)` is called after each batch
 /// with the number of documents the pass has done so far.
 pub fn dedup<C: Corpus>(
@@ -132,35 +93,33 @@ pub fn dedup<C: Corpus>(
         LineStats::default()
     };
 
-    // Pass 2: sketches, reduced to band keys.
+    // Pass 2: sketches, reduced to what candidate search needs.
     let df = DocFrequency::default();
-    let bands = config.bands();
-    let lede_bands = config.uses_lede_index().then(|| config.lede_bands());
-    let stride = match config.method {
-        Method::Minhash => bands.bands + lede_bands.map_or(0, |b| b.bands),
-        Method::Simhash => 0,
-    };
-    let mut kept = Sketched::default();
+    let mut index = CandidateKeys::new(config);
+    let mut content: Vec<Option<u64>> = Vec::new();
+    let mut lengths: Vec<usize> = Vec::new();
     corpus.for_each_batch(&mut |docs| {
-        let batch: Vec<Kept> = docs
+        let batch: Vec<(DocKeys, Option<u64>, usize)> = docs
             .par_iter()
             .map(|d| {
                 let s = sketch(&matching_text(&d.text, d.site.as_deref(), &stats), config);
                 df.add_set(&s.set);
-                reduce(s, config.method, bands, lede_bands)
+                (index.keys_of(&s), content_hash(&s.sequence), s.chars)
             })
             .collect();
-        for k in batch {
-            kept.push(k, stride);
+        for (keys, hash, chars) in batch {
+            index.push(keys);
+            content.push(hash);
+            lengths.push(chars);
         }
-        progress(Pass::Sketch, kept.chars.len());
+        progress(Pass::Sketch, lengths.len());
     })?;
-    let n = kept.chars.len();
+    let n = lengths.len();
 
-    let copies = exact_copies(&std::mem::take(&mut kept.content));
-    let pairs = candidates(&kept, &copies, stride, config);
-    let lengths = std::mem::take(&mut kept.chars);
-    drop(kept);
+    let copies = exact_copies(&content);
+    drop(content);
+    let pairs = index.candidates(&copies);
+    drop(index);
 
     // Pass 3: exact verification of every candidate pair.
     let cap = stock_cap(n, config);
@@ -249,67 +208,6 @@ pub fn dedup<C: Corpus>(
     })
 }
 
-/// Keep only what candidate search needs.
-fn reduce(s: Sketch, method: Method, bands: lsh::Bands, lede: Option<lsh::Bands>) -> Kept {
-    let mut keys = Vec::new();
-    let mut simhash = None;
-    match method {
-        Method::Minhash => {
-            keys.extend(lsh::band_keys(&s.signature, bands));
-            if let Some(lede) = lede {
-                keys.extend(lsh::band_keys(&s.lede_signature, lede));
-            }
-        }
-        Method::Simhash => simhash = (!s.set.is_empty()).then_some(s.simhash),
-    }
-    Kept {
-        content: content_hash(&s.sequence),
-        keys,
-        simhash,
-        chars: s.chars,
-    }
-}
-
-/// Candidate pairs, exactly as [`crate::dedup::candidates`] finds them.
-fn candidates(
-    kept: &Sketched,
-    copies: &[Option<u32>],
-    stride: usize,
-    config: &DedupConfig,
-) -> Vec<(u32, u32)> {
-    match config.method {
-        Method::Minhash => {
-            let whole = config.bands().bands.min(stride);
-            let mut entries: Vec<(u32, u32)> = Vec::new();
-            let mut lede: Vec<(u32, u32)> = Vec::new();
-            for (doc, keys) in kept.keys.chunks(stride.max(1)).enumerate() {
-                if !kept.has_keys[doc] || copies[doc].is_some() {
-                    continue;
-                }
-                let (w, l) = keys.split_at(whole);
-                entries.extend(w.iter().map(|key| (*key, doc as u32)));
-                lede.extend(l.iter().map(|key| (*key, doc as u32)));
-            }
-            let mut pairs = lsh::pairs_from_keys(entries);
-            if config.uses_lede_index() {
-                pairs.extend(lsh::pairs_from_keys(lede));
-                pairs.sort_unstable();
-                pairs.dedup();
-            }
-            pairs
-        }
-        Method::Simhash => {
-            let hashes: Vec<Option<u64>> = kept
-                .simhash
-                .iter()
-                .zip(copies)
-                .map(|(h, c)| h.filter(|_| c.is_none()))
-                .collect();
-            simhash::candidates(&hashes, config.simhash_distance)
-        }
-    }
-}
-
 /// Read the corpus once and apply `f` to every pair of `pairs` (sorted, `i < j`), with the
 /// states `state` builds for both documents. A state is built only for documents in a pair and
 /// kept only until its last partner has been read, so memory holds the states of the
@@ -382,7 +280,7 @@ fn for_each_pair<C: Corpus, R: Send + Default + Clone>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dedup;
+    use crate::dedup::{self, Method};
     use crate::doc::Origin;
 
     fn doc(id: usize, text: &str) -> Doc {
