@@ -68,6 +68,10 @@ pub struct DedupConfig {
     /// documents is furniture for matching, whatever site it came from; 0 turns it off.
     pub repeat_min_docs: usize,
     pub repeat_max_words: usize,
+    /// Candidate pairs held at once. A corpus with more (millions of near-identical tiny
+    /// documents) is verified in rounds that skip pairs already joined: the same clusters,
+    /// in bounded memory (8 bytes a pair, about twice over while verifying).
+    pub pair_budget: usize,
 }
 
 impl Default for DedupConfig {
@@ -92,6 +96,7 @@ impl Default for DedupConfig {
             min_df_cap: 50,
             repeat_min_docs: 5,
             repeat_max_words: 16,
+            pair_budget: 1 << 24,
         }
     }
 }
@@ -414,28 +419,31 @@ pub struct Sketch {
 
 /// Sketch one document's (already cleaned) text.
 pub fn sketch(text: &str, config: &DedupConfig) -> Sketch {
+    let mut s = shingled(text, config);
+    match config.method {
+        Method::Minhash => {
+            if config.uses_lede_index() {
+                let end = s.sequence.len().min(config.lede_shingles);
+                s.lede_signature = minhash::signature(&s.sequence[..end], LEDE_PERM);
+            }
+            s.signature = minhash::signature(&s.set, config.num_perm);
+        }
+        Method::Simhash => s.simhash = simhash::simhash(&s.sequence),
+    }
+    s
+}
+
+/// The part of a [`Sketch`] that verification needs: shingles and length, no signatures (the
+/// streaming pipeline rebuilds this for the documents in candidate pairs).
+pub fn shingled(text: &str, config: &DedupConfig) -> Sketch {
     let normalized = normalize(text);
     let sequence = shingle::shingles(&normalized, &config.shingle);
     let set = shingle::to_set(sequence.clone());
-    let (signature, lede_signature, simhash) = match config.method {
-        Method::Minhash => {
-            let lede = if config.uses_lede_index() {
-                let end = sequence.len().min(config.lede_shingles);
-                minhash::signature(&sequence[..end], LEDE_PERM)
-            } else {
-                Vec::new()
-            };
-            (minhash::signature(&set, config.num_perm), lede, 0)
-        }
-        Method::Simhash => (Vec::new(), Vec::new(), simhash::simhash(&sequence)),
-    };
     Sketch {
         sequence,
         set,
-        signature,
-        lede_signature,
-        simhash,
         chars: text.chars().count(),
+        ..Sketch::default()
     }
 }
 
@@ -460,6 +468,8 @@ pub struct Outcome {
     pub exact_copies: usize,
     pub candidate_pairs: usize,
     pub verified_edges: usize,
+    /// Verification rounds (more than one only when the pairs outgrew the pair budget).
+    pub verify_rounds: usize,
 }
 
 /// Join every exact copy to its first document. Identical matching texts are the same
@@ -659,41 +669,134 @@ impl CandidateKeys {
         }
     }
 
-    /// Candidate pairs, sorted and unique, among the documents that are not exact copies
-    /// (`copies[i]` is None; a short or empty `copies` means none are).
-    pub fn candidates(&self, copies: &[Option<u32>]) -> Vec<(u32, u32)> {
-        let searched = |i: usize| copies.get(i).is_none_or(|c| c.is_none());
+    /// How many tables (LSH bands, or SimHash block tables) candidate search reads.
+    fn tables(&self) -> usize {
         match self.method {
-            Method::Minhash => {
-                let mut whole: Vec<(u32, u32)> = Vec::new();
-                let mut lede: Vec<(u32, u32)> = Vec::new();
-                for (doc, keys) in self.keys.chunks(self.stride.max(1)).enumerate() {
-                    if !self.has_keys[doc] || !searched(doc) {
-                        continue;
-                    }
-                    let (w, l) = keys.split_at(self.bands.bands.min(keys.len()));
-                    whole.extend(w.iter().map(|key| (*key, doc as u32)));
-                    lede.extend(l.iter().map(|key| (*key, doc as u32)));
-                }
-                let mut pairs = lsh::pairs_from_keys(whole);
-                if self.lede.is_some() {
-                    pairs.extend(lsh::pairs_from_keys(lede));
-                    pairs.sort_unstable();
-                    pairs.dedup();
-                }
-                pairs
-            }
-            Method::Simhash => {
-                let hashes: Vec<Option<u64>> = self
-                    .simhash
-                    .iter()
-                    .enumerate()
-                    .map(|(i, h)| h.filter(|_| searched(i)))
-                    .collect();
-                simhash::candidates(&hashes, self.simhash_distance)
-            }
+            Method::Minhash => self.stride,
+            Method::Simhash => simhash::tables(self.simhash_distance),
         }
     }
+
+    /// The `(key, doc)` entries of table `t`, for the documents `searched` allows.
+    fn table(&self, t: usize, searched: &dyn Fn(usize) -> bool) -> Vec<(u64, u32)> {
+        match self.method {
+            Method::Minhash => (0..self.has_keys.len())
+                .filter(|&d| self.has_keys[d] && searched(d))
+                .map(|d| (u64::from(self.keys[d * self.stride + t]), d as u32))
+                .collect(),
+            Method::Simhash => self
+                .simhash
+                .iter()
+                .enumerate()
+                .filter(|(d, _)| searched(*d))
+                .filter_map(|(d, h)| {
+                    h.map(|h| (simhash::table_key(h, t, self.simhash_distance), d as u32))
+                })
+                .collect(),
+        }
+    }
+
+    /// Whether a pair from a shared bucket is a candidate (SimHash also checks the distance).
+    fn proposes(&self, i: u32, j: u32) -> bool {
+        match self.method {
+            Method::Minhash => true,
+            Method::Simhash => match (self.simhash[i as usize], self.simhash[j as usize]) {
+                (Some(a), Some(b)) => simhash::distance(a, b) <= self.simhash_distance,
+                _ => false,
+            },
+        }
+    }
+
+    /// Candidate search among the documents that are not exact copies (`copies[i]` is None; a
+    /// short or empty `copies` means none are), verified in rounds of at most about `budget`
+    /// pairs so memory stays bounded however many pairs the corpus has. Each round's pairs
+    /// (sorted, unique) go to `verify`, which says which are edges; those are joined in `uf`.
+    /// A pair whose documents an earlier round has already joined is not proposed again: it
+    /// could not change the clusters. With one round (any corpus whose pairs fit the budget)
+    /// every candidate pair is verified.
+    pub fn search<E, V>(
+        &self,
+        copies: &[Option<u32>],
+        budget: usize,
+        uf: &mut UnionFind,
+        mut verify: V,
+    ) -> Result<SearchTotals, E>
+    where
+        V: FnMut(&[(u32, u32)]) -> Result<Vec<bool>, E>,
+    {
+        let searched = |i: usize| copies.get(i).is_none_or(|c| c.is_none());
+        let budget = budget.max(1);
+        let mut totals = SearchTotals::default();
+        let mut pending: Vec<(u32, u32)> = Vec::new();
+        let mut round = |pending: &mut Vec<(u32, u32)>, uf: &mut UnionFind| -> Result<(), E> {
+            pending.sort_unstable();
+            pending.dedup();
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let edges = verify(pending)?;
+            for (&(i, j), edge) in pending.iter().zip(edges) {
+                if edge {
+                    uf.union(i, j);
+                    totals.verified_edges += 1;
+                }
+            }
+            totals.candidate_pairs += pending.len();
+            totals.rounds += 1;
+            pending.clear();
+            Ok(())
+        };
+        // Similar documents meet in many tables; compacting whenever the list doubles keeps
+        // it at about twice the unique pairs.
+        let mut compact_at = COMPACT_AT.min(budget);
+        for t in 0..self.tables() {
+            let mut entries = self.table(t, &searched);
+            for bucket in lsh::buckets(&mut entries) {
+                lsh::bucket_pairs(bucket, |i, j| {
+                    if self.proposes(i, j) && uf.find(i) != uf.find(j) {
+                        pending.push((i, j));
+                    }
+                });
+                if pending.len() >= compact_at {
+                    pending.sort_unstable();
+                    pending.dedup();
+                    if pending.len() >= budget / 2 {
+                        round(&mut pending, uf)?;
+                    }
+                    compact_at = (2 * pending.len()).max(COMPACT_AT).min(budget);
+                }
+            }
+        }
+        round(&mut pending, uf)?;
+        Ok(totals)
+    }
+
+    /// Every candidate pair, sorted and unique (see [`CandidateKeys::search`]; for callers
+    /// that need the pairs themselves and hold the documents in memory anyway).
+    pub fn candidates(&self, copies: &[Option<u32>]) -> Vec<(u32, u32)> {
+        let mut all = Vec::new();
+        let mut uf = UnionFind::new(self.has_keys.len().max(self.simhash.len()));
+        let collect = |pairs: &[(u32, u32)]| {
+            all.extend_from_slice(pairs);
+            Ok::<_, std::convert::Infallible>(vec![false; pairs.len()])
+        };
+        let Ok(_) = self.search(copies, usize::MAX, &mut uf, collect);
+        all
+    }
+}
+
+/// Size of the candidate list at which it is first compacted.
+const COMPACT_AT: usize = 1 << 20;
+
+/// What a candidate search did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SearchTotals {
+    /// Pairs verified (over all rounds).
+    pub candidate_pairs: usize,
+    /// Pairs found to be the same story.
+    pub verified_edges: usize,
+    /// Verification rounds: more than one only when the pairs outgrew the budget.
+    pub rounds: usize,
 }
 
 /// Candidate pairs of the configured method among sketches in memory (see
@@ -703,12 +806,16 @@ pub fn candidates(
     copies: &[Option<u32>],
     config: &DedupConfig,
 ) -> Vec<(u32, u32)> {
+    candidate_keys(sketches, config).candidates(copies)
+}
+
+fn candidate_keys(sketches: &[Sketch], config: &DedupConfig) -> CandidateKeys {
     let mut index = CandidateKeys::new(config);
     let keys: Vec<DocKeys> = sketches.par_iter().map(|s| index.keys_of(s)).collect();
     for k in keys {
         index.push(k);
     }
-    index.candidates(copies)
+    index
 }
 
 /// Remove shingles that occur in too many documents from every set and sequence, in place
@@ -732,16 +839,19 @@ pub fn cluster(mut sketches: Vec<Sketch>, config: &DedupConfig) -> Outcome {
     let copies = exact_copies(&hashes);
     remove_stock_shingles(&mut sketches, config);
     let sketches = &sketches[..];
-    let pairs = candidates(sketches, &copies, config);
-    let edges: Vec<(u32, u32)> = pairs
-        .par_iter()
-        .filter(|(i, j)| check_pair(&sketches[*i as usize], &sketches[*j as usize], config).edge)
-        .copied()
-        .collect();
     let mut uf = UnionFind::new(sketches.len());
-    for (i, j) in &edges {
-        uf.union(*i, *j);
-    }
+    let verify = |pairs: &[(u32, u32)]| {
+        Ok::<_, std::convert::Infallible>(
+            pairs
+                .par_iter()
+                .map(|(i, j)| {
+                    check_pair(&sketches[*i as usize], &sketches[*j as usize], config).edge
+                })
+                .collect(),
+        )
+    };
+    let Ok(search) =
+        candidate_keys(sketches, config).search(&copies, config.pair_budget, &mut uf, verify);
     let exact = join_exact_copies(&mut uf, &copies);
     let lengths: Vec<usize> = sketches.iter().map(|s| s.chars).collect();
     let clusters = cluster::assign(&mut uf, config.keep, &lengths);
@@ -774,8 +884,9 @@ pub fn cluster(mut sketches: Vec<Sketch>, config: &DedupConfig) -> Outcome {
         exact_copies: exact,
         clusters: clusters.kept.len(),
         duplicates,
-        candidate_pairs: pairs.len(),
-        verified_edges: edges.len(),
+        candidate_pairs: search.candidate_pairs,
+        verified_edges: search.verified_edges,
+        verify_rounds: search.rounds,
         assignments,
     }
 }

@@ -6,9 +6,9 @@
 //! datasketch does: it minimises the weighted areas of false positives below the threshold
 //! and false negatives above it.
 //!
-//! Candidate pairs come out sorted and deduplicated, whatever the thread count, so the
-//! rest of the pipeline is deterministic. Buckets are grouped by sorting band keys, not
-//! by a hash map, which keeps memory compact and the order fixed.
+//! Buckets are grouped by sorting a table's `(key, doc)` entries, not by a hash map, which
+//! keeps memory compact and the order fixed whatever the thread count, so the rest of the
+//! pipeline is deterministic.
 
 use crate::shingle::SEED;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
@@ -92,50 +92,34 @@ pub fn band_keys(signature: &[u32], bands: Bands) -> impl Iterator<Item = u32> +
 /// every member into one component if they verify.
 pub const FULL_BUCKET: usize = 64;
 
-/// Candidate pairs `(i, j)` with `i < j` from a list of `(key, doc)` entries.
-pub fn pairs_from_keys<K: Ord + Copy>(mut entries: Vec<(K, u32)>) -> Vec<(u32, u32)> {
+/// The buckets of a table of `(key, doc)` entries: runs of entries sharing a key, in key
+/// order (the entries are sorted in place, so the order never depends on the input order).
+pub fn buckets<K: Ord + Copy>(entries: &mut [(K, u32)]) -> impl Iterator<Item = &[(K, u32)]> {
     entries.sort_unstable();
-    let mut pairs = Vec::new();
-    // Similar documents meet in many bands; compacting whenever the list doubles keeps memory
-    // at about twice the unique pairs instead of one copy per shared band.
-    let mut compact_at = 1usize << 20;
-    let mut start = 0;
-    while start < entries.len() {
-        if pairs.len() >= compact_at {
-            pairs.sort_unstable();
-            pairs.dedup();
-            compact_at = compact_at.max(2 * pairs.len());
+    entries.chunk_by(|a, b| a.0 == b.0)
+}
+
+/// Call `emit(i, j)`, `i < j`, for the candidate pairs of one bucket: every pair of members,
+/// or, past [`FULL_BUCKET`], each member with its neighbour and with the first member.
+pub fn bucket_pairs<K>(bucket: &[(K, u32)], mut emit: impl FnMut(u32, u32)) {
+    let mut pair = |a: u32, b: u32| {
+        if a != b {
+            emit(a.min(b), a.max(b));
         }
-        let key = entries[start].0;
-        let mut end = start + 1;
-        while end < entries.len() && entries[end].0 == key {
-            end += 1;
-        }
-        let bucket = &entries[start..end];
-        if bucket.len() <= FULL_BUCKET {
-            for (x, a) in bucket.iter().enumerate() {
-                for b in &bucket[x + 1..] {
-                    if a.1 != b.1 {
-                        pairs.push((a.1.min(b.1), a.1.max(b.1)));
-                    }
-                }
-            }
-        } else {
-            let first = bucket[0].1;
-            for w in bucket.windows(2) {
-                if w[0].1 != w[1].1 {
-                    pairs.push((w[0].1, w[1].1));
-                }
-                if first != w[1].1 {
-                    pairs.push((first, w[1].1));
-                }
+    };
+    if bucket.len() <= FULL_BUCKET {
+        for (x, a) in bucket.iter().enumerate() {
+            for b in &bucket[x + 1..] {
+                pair(a.1, b.1);
             }
         }
-        start = end;
+    } else {
+        let first = bucket[0].1;
+        for w in bucket.windows(2) {
+            pair(w[0].1, w[1].1);
+            pair(first, w[1].1);
+        }
     }
-    pairs.sort_unstable();
-    pairs.dedup();
-    pairs
 }
 
 #[cfg(test)]
@@ -158,17 +142,28 @@ mod tests {
         assert!(collision_probability(0.5, b.bands, b.rows) < 0.01);
     }
 
+    fn pairs_of(mut entries: Vec<(u64, u32)>) -> Vec<(u32, u32)> {
+        let mut pairs = Vec::new();
+        for bucket in buckets(&mut entries) {
+            bucket_pairs(bucket, |i, j| pairs.push((i, j)));
+        }
+        pairs.sort_unstable();
+        pairs.dedup();
+        pairs
+    }
+
     #[test]
-    fn buckets_make_sorted_unique_pairs() {
-        let pairs = pairs_from_keys(vec![(7, 2), (7, 0), (9, 1), (7, 1), (9, 2)]);
+    fn buckets_make_ordered_pairs_of_members() {
+        let pairs = pairs_of(vec![(7, 2), (7, 0), (9, 1), (7, 1), (9, 2)]);
         assert_eq!(pairs, vec![(0, 1), (0, 2), (1, 2)]);
     }
 
     #[test]
     fn huge_buckets_stay_linear() {
         let entries: Vec<(u64, u32)> = (0..1000).map(|d| (1u64, d)).collect();
-        let pairs = pairs_from_keys(entries);
+        let pairs = pairs_of(entries);
         assert!(pairs.len() < 2000);
         assert!(pairs.contains(&(0, 999)));
+        assert!(pairs.contains(&(998, 999)));
     }
 }

@@ -6,10 +6,12 @@
 //! 2. **Sketch**: every document's matching text is shingled and hashed; what stays is its LSH
 //!    band keys (or SimHash, [`CandidateKeys`]), its length, and its shingles' document frequencies, added to a
 //!    fixed-size count-min sketch ([`DocFrequency`]).
-//! 3. **Verify**: candidate pairs come from the band keys. The corpus is read again and the
-//!    shingle sets of the documents in candidate pairs are rebuilt (without stock shingles)
-//!    and compared exactly with [`check_pair`]; a set is dropped once its last partner has
-//!    been checked.
+//! 3. **Verify**: candidate pairs come from the band keys, one table at a time. The corpus is
+//!    read again and the shingle sets of the documents in candidate pairs are rebuilt (without
+//!    stock shingles) and compared exactly with [`check_pair`]; a set is dropped once its last
+//!    partner has been checked. When the pairs outgrow [`DedupConfig::pair_budget`] this pass
+//!    runs in rounds, each skipping the pairs that earlier rounds already joined
+//!    ([`CandidateKeys::search`]).
 //! 4. **Similarity**: clusters are joined by union-find, and one more read rebuilds the sets of
 //!    clustered documents for their similarity to the kept document.
 //!
@@ -19,9 +21,9 @@
 
 use crate::cluster::{self, UnionFind};
 use crate::dedup::{
-    check_pair, content_hash, exact_copies, join_exact_copies, matching_text, sketch, stock_cap,
-    Assignment, CandidateKeys, DedupConfig, DocFrequency, DocKeys, LineCounts, LineStats, Outcome,
-    Sketch,
+    check_pair, content_hash, exact_copies, join_exact_copies, matching_text, shingled, sketch,
+    stock_cap, Assignment, CandidateKeys, DedupConfig, DocFrequency, DocKeys, LineCounts,
+    LineStats, Outcome, Sketch,
 };
 use crate::doc::Doc;
 use crate::verify::{self, Similarity};
@@ -118,14 +120,13 @@ pub fn dedup<C: Corpus>(
 
     let copies = exact_copies(&content);
     drop(content);
-    let pairs = index.candidates(&copies);
-    drop(index);
 
-    // Pass 3: exact verification of every candidate pair.
+    // Pass 3: exact verification of the candidate pairs (one read per round; one round unless
+    // the pairs outgrow the budget).
     let cap = stock_cap(n, config);
     let with_sequence = config.similarity == Similarity::Containment;
     let state = |d: &Doc| {
-        let mut s = sketch(&matching_text(&d.text, d.site.as_deref(), &stats), config);
+        let mut s = shingled(&matching_text(&d.text, d.site.as_deref(), &stats), config);
         s.set.retain(|h| df.count(*h) <= cap);
         if with_sequence {
             s.sequence.retain(|h| df.count(*h) <= cap);
@@ -134,24 +135,17 @@ pub fn dedup<C: Corpus>(
         }
         s
     };
-    let checked = for_each_pair(
-        corpus,
-        &pairs,
-        &state,
-        &|a, b| check_pair(a, b, config).edge,
-        &|done| progress(Pass::Verify, done),
-    )?;
-    let edges: Vec<(u32, u32)> = pairs
-        .iter()
-        .zip(&checked)
-        .filter(|(_, edge)| **edge)
-        .map(|(p, _)| *p)
-        .collect();
-
     let mut uf = UnionFind::new(n);
-    for (i, j) in &edges {
-        uf.union(*i, *j);
-    }
+    let search = index.search(&copies, config.pair_budget, &mut uf, |pairs| {
+        for_each_pair(
+            corpus,
+            pairs,
+            &state,
+            &|a, b| check_pair(a, b, config).edge,
+            &|done| progress(Pass::Verify, done),
+        )
+    })?;
+    drop(index);
     let exact = join_exact_copies(&mut uf, &copies);
     drop(copies);
     let clusters = cluster::assign(&mut uf, config.keep, &lengths);
@@ -202,8 +196,9 @@ pub fn dedup<C: Corpus>(
         exact_copies: exact,
         clusters: clusters.kept.len(),
         duplicates: to_kept.len(),
-        candidate_pairs: pairs.len(),
-        verified_edges: edges.len(),
+        candidate_pairs: search.candidate_pairs,
+        verified_edges: search.verified_edges,
+        verify_rounds: search.rounds,
         assignments,
     })
 }
@@ -350,6 +345,19 @@ mod tests {
                 assert_eq!(got.candidate_pairs, expected.candidate_pairs);
                 assert_eq!(got.verified_edges, expected.verified_edges);
             }
+            // A budget of one pair verifies in many rounds, skipping pairs already joined
+            // (and checking again a rejected pair that meets in a later table): the same
+            // clusters.
+            let tight = DedupConfig {
+                pair_budget: 1,
+                ..config.clone()
+            };
+            let got = dedup(&Batched(&docs, 3), &tight, true, &|_, _| {}).unwrap();
+            assert_eq!(got.assignments, expected.assignments, "budget 1");
+            assert!(got.candidate_pairs > 0);
+            let in_memory = dedup::cluster(dedup::sketch_docs(&docs, &tight, true, &|| {}), &tight);
+            assert_eq!(in_memory.assignments, expected.assignments);
+            assert_eq!(in_memory.candidate_pairs, got.candidate_pairs);
         }
     }
 

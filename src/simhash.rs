@@ -7,7 +7,6 @@
 //! blocks, keyed by those two blocks, finds every such pair. Candidates are then checked
 //! for the Hamming distance and verified on the exact sets like every other candidate.
 
-use crate::lsh::pairs_from_keys;
 use crate::shingle::{combine, SEED};
 
 /// The SimHash of a sequence of shingle hashes (repeats weigh as term frequency).
@@ -41,40 +40,28 @@ fn block(hash: u64, index: usize, blocks: usize) -> u64 {
     (hash >> start) & ((1u64 << width) - 1)
 }
 
-/// Pairs `(i, j)`, `i < j`, of documents whose SimHashes differ in at most `max_distance`
-/// bits. `None` marks a document without shingles (never a candidate).
-pub fn candidates(hashes: &[Option<u64>], max_distance: u32) -> Vec<(u32, u32)> {
+/// Number of block tables for distance `max_distance`: one per pair of its k + 2 blocks.
+pub fn tables(max_distance: u32) -> usize {
     let blocks = max_distance as usize + 2;
-    let mut pairs = Vec::new();
-    let mut table = 0u64;
-    for first in 0..blocks {
-        for second in first + 1..blocks {
-            table += 1;
-            let entries: Vec<(u64, u32)> = hashes
-                .iter()
-                .enumerate()
-                .filter_map(|(doc, h)| {
-                    h.map(|h| {
-                        let key = combine(&[
-                            SEED ^ table,
-                            block(h, first, blocks),
-                            block(h, second, blocks),
-                        ]);
-                        (key, doc as u32)
-                    })
-                })
-                .collect();
-            pairs.extend(pairs_from_keys(entries).into_iter().filter(|(i, j)| {
-                match (hashes[*i as usize], hashes[*j as usize]) {
-                    (Some(a), Some(b)) => distance(a, b) <= max_distance,
-                    _ => false,
-                }
-            }));
-        }
+    blocks * (blocks - 1) / 2
+}
+
+/// The key of `hash` in block table `table` (`0..tables(max_distance)`): the table number and
+/// the two blocks it keeps. Two hashes within `max_distance` share a key in at least one table.
+pub fn table_key(hash: u64, table: usize, max_distance: u32) -> u64 {
+    let blocks = max_distance as usize + 2;
+    let mut t = table;
+    let mut first = 0;
+    while t >= blocks - 1 - first {
+        t -= blocks - 1 - first;
+        first += 1;
     }
-    pairs.sort_unstable();
-    pairs.dedup();
-    pairs
+    let second = first + 1 + t;
+    combine(&[
+        SEED ^ (table as u64 + 1),
+        block(hash, first, blocks),
+        block(hash, second, blocks),
+    ])
 }
 
 #[cfg(test)]
@@ -93,14 +80,36 @@ mod tests {
     #[test]
     fn block_tables_find_every_pair_within_distance() {
         let base = 0x0123_4567_89ab_cdefu64;
-        let hashes = vec![
+        let hashes = [
             Some(base),
             Some(base ^ 0b1),                     // distance 1
             Some(base ^ (1 << 63 | 1 << 20 | 1)), // distance 3 from base, 2 from the second
             Some(!base),                          // far from everything
             None,
         ];
-        assert_eq!(candidates(&hashes, 3), vec![(0, 1), (0, 2), (1, 2)]);
-        assert_eq!(candidates(&hashes, 1), vec![(0, 1)]);
+        let candidates = |k: u32| {
+            let mut pairs = Vec::new();
+            for table in 0..tables(k) {
+                let mut entries: Vec<(u64, u32)> = hashes
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(d, h)| h.map(|h| (table_key(h, table, k), d as u32)))
+                    .collect();
+                for bucket in crate::lsh::buckets(&mut entries) {
+                    crate::lsh::bucket_pairs(bucket, |i, j| pairs.push((i, j)));
+                }
+            }
+            pairs.sort_unstable();
+            pairs.dedup();
+            pairs.retain(|&(i, j)| match (hashes[i as usize], hashes[j as usize]) {
+                (Some(a), Some(b)) => distance(a, b) <= k,
+                _ => false,
+            });
+            pairs
+        };
+        assert_eq!(candidates(3), vec![(0, 1), (0, 2), (1, 2)]);
+        assert_eq!(candidates(1), vec![(0, 1)]);
+        // Tables enumerate every pair of blocks once.
+        assert_eq!(tables(3), 10);
     }
 }

@@ -238,6 +238,7 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
                 "exact_copies": outcome.exact_copies,
                 "candidate_pairs": outcome.candidate_pairs,
                 "verified_edges": outcome.verified_edges,
+                "verify_rounds": outcome.verify_rounds,
                 "utf8_repaired": scan.stats.utf8_repaired,
                 "nul_bytes_removed": scan.stats.nul_bytes_removed,
                 "seconds": (seconds * 1000.0).round() / 1000.0,
@@ -263,7 +264,7 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
                 seconds
             );
             eprintln!(
-                "  {:?} {}-{} shingles, {} similarity >= {}; LSH {} bands x {} rows (lede window {} shingles: {} x {}); {} exact copies, {} candidate pairs, {} verified",
+                "  {:?} {}-{} shingles, {} similarity >= {}; LSH {} bands x {} rows (lede window {} shingles: {} x {}); {} exact copies, {} candidate pairs, {} verified{}",
                 config.method,
                 format!("{:?}", config.shingle.unit).to_lowercase(),
                 config.shingle.ngram,
@@ -276,7 +277,11 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
                 lede.rows,
                 outcome.exact_copies,
                 outcome.candidate_pairs,
-                outcome.verified_edges
+                outcome.verified_edges,
+                match outcome.verify_rounds {
+                    0 | 1 => String::new(),
+                    r => format!(" in {r} rounds"),
+                }
             );
             eprintln!("  clusters written to {}", args.output.display());
         }
