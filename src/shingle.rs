@@ -147,25 +147,29 @@ pub fn shingles_into(normalized: &str, config: &ShingleConfig, out: &mut Vec<u64
             if joined.is_empty() {
                 return;
             }
-            // Byte offsets of each character start, plus the end.
-            let bounds: Vec<usize> = joined
-                .char_indices()
-                .map(|(i, _)| i)
-                .chain(std::iter::once(joined.len()))
-                .collect();
-            let chars = bounds.len() - 1;
-            if chars < n {
-                out.push(hash_bytes(joined.as_bytes()));
-                return;
+            // The byte offsets of the last n + 1 character starts (the end counts as one), in a
+            // ring: no buffer as long as the text. `ngram` is at most 32 (validated).
+            let mut ring = [0usize; RING];
+            let mut seen = 0usize;
+            let ends = joined.char_indices().map(|(i, _)| i);
+            for offset in ends.chain(std::iter::once(joined.len())) {
+                if seen >= n {
+                    let start = ring[(seen - n) % RING];
+                    out.push(hash_bytes(&joined.as_bytes()[start..offset]));
+                }
+                ring[seen % RING] = offset;
+                seen += 1;
             }
-            for start in 0..=chars - n {
-                out.push(hash_bytes(
-                    &joined.as_bytes()[bounds[start]..bounds[start + n]],
-                ));
+            // `seen - 1` characters: fewer than n make one shingle of them all.
+            if seen - 1 < n {
+                out.push(hash_bytes(joined.as_bytes()));
             }
         }
     }
 }
+
+/// Ring size of character-shingle offsets: longer than the longest n-gram (32).
+const RING: usize = 33;
 
 /// Sort and deduplicate shingle hashes into a set.
 pub fn to_set(mut hashes: Vec<u64>) -> Vec<u64> {
