@@ -70,8 +70,16 @@ pub struct DedupConfig {
     pub repeat_max_words: usize,
     /// Candidate pairs held at once. A corpus with more (millions of near-identical tiny
     /// documents) is verified in rounds that skip pairs already joined: the same clusters,
-    /// in bounded memory (8 bytes a pair, about twice over while verifying).
+    /// in bounded memory (8 bytes a pair, about twice over while verifying). Resource
+    /// settings like this one never change the outcome, so they are not printed.
+    #[serde(skip)]
     pub pair_budget: usize,
+    /// Bytes of LSH band keys held in memory; more go to a temporary file in `spill_dir`.
+    #[serde(skip)]
+    pub key_memory: usize,
+    /// Where band keys past `key_memory` go (None: they all stay in memory).
+    #[serde(skip)]
+    pub spill_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for DedupConfig {
@@ -97,6 +105,8 @@ impl Default for DedupConfig {
             repeat_min_docs: 5,
             repeat_max_words: 16,
             pair_budget: 1 << 24,
+            key_memory: 256 << 20,
+            spill_dir: None,
         }
     }
 }
@@ -608,7 +618,7 @@ pub struct CandidateKeys {
     lede: Option<Bands>,
     simhash_distance: u32,
     stride: usize,
-    keys: Vec<u32>,
+    keys: lsh::KeyColumns,
     has_keys: Vec<bool>,
     simhash: Vec<Option<u64>>,
 }
@@ -633,7 +643,7 @@ impl CandidateKeys {
             lede,
             simhash_distance: config.simhash_distance,
             stride,
-            keys: Vec::new(),
+            keys: lsh::KeyColumns::new(stride, config.key_memory, config.spill_dir.clone()),
             has_keys: Vec::new(),
             simhash: Vec::new(),
         }
@@ -656,17 +666,21 @@ impl CandidateKeys {
     }
 
     /// Append the next document's keys.
-    pub fn push(&mut self, k: DocKeys) {
+    pub fn push(&mut self, k: DocKeys) -> crate::Result<()> {
         let present = self.stride > 0 && k.keys.len() == self.stride;
-        if present {
-            self.keys.extend_from_slice(&k.keys);
-        } else {
-            self.keys.extend(std::iter::repeat_n(0, self.stride));
+        if self.stride > 0 {
+            let stored = if present {
+                self.keys.push(&k.keys)
+            } else {
+                self.keys.push(&vec![0; self.stride])
+            };
+            stored.map_err(crate::Error::Scratch)?;
         }
         self.has_keys.push(present);
         if self.method == Method::Simhash {
             self.simhash.push(k.simhash);
         }
+        Ok(())
     }
 
     /// How many tables (LSH bands, or SimHash block tables) candidate search reads.
@@ -678,12 +692,19 @@ impl CandidateKeys {
     }
 
     /// The `(key, doc)` entries of table `t`, for the documents `searched` allows.
-    fn table(&self, t: usize, searched: &dyn Fn(usize) -> bool) -> Vec<(u64, u32)> {
-        match self.method {
-            Method::Minhash => (0..self.has_keys.len())
-                .filter(|&d| self.has_keys[d] && searched(d))
-                .map(|d| (u64::from(self.keys[d * self.stride + t]), d as u32))
-                .collect(),
+    fn table(&self, t: usize, searched: &dyn Fn(usize) -> bool) -> crate::Result<Vec<(u64, u32)>> {
+        Ok(match self.method {
+            Method::Minhash => {
+                let mut keys = Vec::new();
+                self.keys
+                    .read_table(t, &mut keys)
+                    .map_err(crate::Error::Scratch)?;
+                keys.iter()
+                    .enumerate()
+                    .filter(|&(d, _)| self.has_keys[d] && searched(d))
+                    .map(|(d, key)| (u64::from(*key), d as u32))
+                    .collect()
+            }
             Method::Simhash => self
                 .simhash
                 .iter()
@@ -693,7 +714,7 @@ impl CandidateKeys {
                     h.map(|h| (simhash::table_key(h, t, self.simhash_distance), d as u32))
                 })
                 .collect(),
-        }
+        })
     }
 
     /// Whether a pair from a shared bucket is a candidate (SimHash also checks the distance).
@@ -723,6 +744,7 @@ impl CandidateKeys {
     ) -> Result<SearchTotals, E>
     where
         V: FnMut(&[(u32, u32)]) -> Result<Vec<bool>, E>,
+        E: From<crate::Error>,
     {
         let searched = |i: usize| copies.get(i).is_none_or(|c| c.is_none());
         let budget = budget.max(1);
@@ -750,7 +772,7 @@ impl CandidateKeys {
         // it at about twice the unique pairs.
         let mut compact_at = COMPACT_AT.min(budget);
         for t in 0..self.tables() {
-            let mut entries = self.table(t, &searched);
+            let mut entries = self.table(t, &searched)?;
             for bucket in lsh::buckets(&mut entries) {
                 lsh::bucket_pairs(bucket, |i, j| {
                     if self.proposes(i, j) && uf.find(i) != uf.find(j) {
@@ -773,15 +795,14 @@ impl CandidateKeys {
 
     /// Every candidate pair, sorted and unique (see [`CandidateKeys::search`]; for callers
     /// that need the pairs themselves and hold the documents in memory anyway).
-    pub fn candidates(&self, copies: &[Option<u32>]) -> Vec<(u32, u32)> {
+    pub fn candidates(&self, copies: &[Option<u32>]) -> crate::Result<Vec<(u32, u32)>> {
         let mut all = Vec::new();
         let mut uf = UnionFind::new(self.has_keys.len().max(self.simhash.len()));
-        let collect = |pairs: &[(u32, u32)]| {
+        self.search(copies, usize::MAX, &mut uf, |pairs: &[(u32, u32)]| {
             all.extend_from_slice(pairs);
-            Ok::<_, std::convert::Infallible>(vec![false; pairs.len()])
-        };
-        let Ok(_) = self.search(copies, usize::MAX, &mut uf, collect);
-        all
+            Ok::<_, crate::Error>(vec![false; pairs.len()])
+        })?;
+        Ok(all)
     }
 }
 
@@ -805,17 +826,22 @@ pub fn candidates(
     sketches: &[Sketch],
     copies: &[Option<u32>],
     config: &DedupConfig,
-) -> Vec<(u32, u32)> {
-    candidate_keys(sketches, config).candidates(copies)
+) -> crate::Result<Vec<(u32, u32)>> {
+    candidate_keys(sketches, config)?.candidates(copies)
 }
 
-fn candidate_keys(sketches: &[Sketch], config: &DedupConfig) -> CandidateKeys {
-    let mut index = CandidateKeys::new(config);
+/// The candidate keys of sketches in memory (kept in memory too: the sketches are larger).
+fn candidate_keys(sketches: &[Sketch], config: &DedupConfig) -> crate::Result<CandidateKeys> {
+    let in_memory = DedupConfig {
+        spill_dir: None,
+        ..config.clone()
+    };
+    let mut index = CandidateKeys::new(&in_memory);
     let keys: Vec<DocKeys> = sketches.par_iter().map(|s| index.keys_of(s)).collect();
     for k in keys {
-        index.push(k);
+        index.push(k)?;
     }
-    index
+    Ok(index)
 }
 
 /// Remove shingles that occur in too many documents from every set and sequence, in place
@@ -831,7 +857,7 @@ pub fn remove_stock_shingles(sketches: &mut [Sketch], config: &DedupConfig) {
 }
 
 /// Cluster sketched documents (they are consumed: stock shingles are removed in place).
-pub fn cluster(mut sketches: Vec<Sketch>, config: &DedupConfig) -> Outcome {
+pub fn cluster(mut sketches: Vec<Sketch>, config: &DedupConfig) -> crate::Result<Outcome> {
     let hashes: Vec<Option<u64>> = sketches
         .par_iter()
         .map(|s| content_hash(&s.sequence))
@@ -841,7 +867,7 @@ pub fn cluster(mut sketches: Vec<Sketch>, config: &DedupConfig) -> Outcome {
     let sketches = &sketches[..];
     let mut uf = UnionFind::new(sketches.len());
     let verify = |pairs: &[(u32, u32)]| {
-        Ok::<_, std::convert::Infallible>(
+        Ok::<_, crate::Error>(
             pairs
                 .par_iter()
                 .map(|(i, j)| {
@@ -850,8 +876,8 @@ pub fn cluster(mut sketches: Vec<Sketch>, config: &DedupConfig) -> Outcome {
                 .collect(),
         )
     };
-    let Ok(search) =
-        candidate_keys(sketches, config).search(&copies, config.pair_budget, &mut uf, verify);
+    let search =
+        candidate_keys(sketches, config)?.search(&copies, config.pair_budget, &mut uf, verify)?;
     let exact = join_exact_copies(&mut uf, &copies);
     let lengths: Vec<usize> = sketches.iter().map(|s| s.chars).collect();
     let clusters = cluster::assign(&mut uf, config.keep, &lengths);
@@ -880,7 +906,7 @@ pub fn cluster(mut sketches: Vec<Sketch>, config: &DedupConfig) -> Outcome {
         .iter()
         .filter(|a| a.duplicate_of.is_some())
         .count();
-    Outcome {
+    Ok(Outcome {
         exact_copies: exact,
         clusters: clusters.kept.len(),
         duplicates,
@@ -888,7 +914,7 @@ pub fn cluster(mut sketches: Vec<Sketch>, config: &DedupConfig) -> Outcome {
         verified_edges: search.verified_edges,
         verify_rounds: search.rounds,
         assignments,
-    }
+    })
 }
 
 /// The 1-based numbers (as [`str::lines`] numbers them) of the lines of each text that
@@ -939,7 +965,7 @@ mod tests {
             "A completely different text about football results \
             and the weather in the mountains this weekend, with snow expected.",
         ]);
-        let out = cluster(s, &DedupConfig::default());
+        let out = cluster(s, &DedupConfig::default()).unwrap();
         assert_eq!(out.assignments[1].duplicate_of, Some(0));
         assert_eq!(out.assignments[2].duplicate_of, None);
         assert_eq!(out.clusters, 2);

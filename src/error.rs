@@ -19,6 +19,8 @@ pub enum Error {
     },
     #[error("{path}: {message}")]
     File { path: PathBuf, message: String },
+    #[error("temporary file for band keys: {0}")]
+    Scratch(#[source] std::io::Error),
     #[error("invalid configuration: {0}")]
     Config(String),
     #[error("index: {0}")]

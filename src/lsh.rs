@@ -11,6 +11,9 @@
 //! pipeline is deterministic.
 
 use crate::shingle::SEED;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// Bands × rows of a MinHash LSH index.
@@ -122,6 +125,127 @@ pub fn bucket_pairs<K>(bucket: &[(K, u32)], mut emit: impl FnMut(u32, u32)) {
     }
 }
 
+/// Documents per segment of [`KeyColumns`].
+const SEGMENT: usize = 1 << 16;
+
+/// Every document's band keys (`tables` per document), stored table by table so candidate
+/// search reads one table at a time. Keys arrive per document; each finished segment of
+/// [`SEGMENT`] documents is transposed and kept in memory while memory holds at most
+/// `memory_cap` bytes of keys, and appended to an anonymous temporary file in `spill_dir`
+/// after that (with no `spill_dir`, everything stays in memory).
+pub struct KeyColumns {
+    tables: usize,
+    /// Keys of the unfinished segment, document by document.
+    open: Vec<u32>,
+    segments: Vec<Segment>,
+    held: usize,
+    memory_cap: usize,
+    spill_dir: Option<PathBuf>,
+    spill: Option<File>,
+    spilled: u64,
+}
+
+/// A finished segment: its keys table by table (`keys[t * SEGMENT + d]`), in memory or at an
+/// offset of the spill file.
+enum Segment {
+    Memory(Vec<u32>),
+    Spilled(u64),
+}
+
+impl KeyColumns {
+    pub fn new(tables: usize, memory_cap: usize, spill_dir: Option<PathBuf>) -> KeyColumns {
+        KeyColumns {
+            tables,
+            open: Vec::new(),
+            segments: Vec::new(),
+            held: 0,
+            memory_cap,
+            spill_dir,
+            spill: None,
+            spilled: 0,
+        }
+    }
+
+    /// Append the next document's keys (`tables` of them).
+    pub fn push(&mut self, keys: &[u32]) -> io::Result<()> {
+        debug_assert_eq!(keys.len(), self.tables);
+        self.open.extend_from_slice(keys);
+        if self.tables > 0 && self.open.len() == self.tables * SEGMENT {
+            self.seal()?;
+        }
+        Ok(())
+    }
+
+    fn seal(&mut self) -> io::Result<()> {
+        let mut columns = vec![0u32; self.open.len()];
+        for (d, keys) in self.open.chunks_exact(self.tables).enumerate() {
+            for (t, key) in keys.iter().enumerate() {
+                columns[t * SEGMENT + d] = *key;
+            }
+        }
+        self.open.clear();
+        let bytes = columns.len() * 4;
+        let spill_dir = match &self.spill_dir {
+            Some(dir) if self.held + bytes > self.memory_cap => dir,
+            _ => {
+                self.held += bytes;
+                self.segments.push(Segment::Memory(columns));
+                return Ok(());
+            }
+        };
+        let mut file: &File = match &mut self.spill {
+            Some(file) => file,
+            slot @ None => slot.insert(tempfile::tempfile_in(spill_dir)?),
+        };
+        let mut out = Vec::with_capacity(bytes);
+        for key in &columns {
+            out.extend_from_slice(&key.to_le_bytes());
+        }
+        file.seek(SeekFrom::Start(self.spilled))?;
+        file.write_all(&out)?;
+        self.segments.push(Segment::Spilled(self.spilled));
+        self.spilled += bytes as u64;
+        Ok(())
+    }
+
+    /// Bytes of keys written to the temporary file.
+    pub fn spilled_bytes(&self) -> u64 {
+        self.spilled
+    }
+
+    /// Table `t`'s key of every document, in document order, into `out`.
+    pub fn read_table(&self, t: usize, out: &mut Vec<u32>) -> io::Result<()> {
+        out.clear();
+        let mut bytes = Vec::new();
+        for segment in &self.segments {
+            match segment {
+                Segment::Memory(columns) => {
+                    out.extend_from_slice(&columns[t * SEGMENT..(t + 1) * SEGMENT]);
+                }
+                Segment::Spilled(offset) => {
+                    let Some(mut file) = self.spill.as_ref() else {
+                        return Err(io::Error::other("key spill file missing"));
+                    };
+                    bytes.resize(SEGMENT * 4, 0);
+                    file.seek(SeekFrom::Start(offset + (t * SEGMENT * 4) as u64))?;
+                    file.read_exact(&mut bytes)?;
+                    out.extend(
+                        bytes
+                            .chunks_exact(4)
+                            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                    );
+                }
+            }
+        }
+        out.extend(
+            self.open
+                .chunks_exact(self.tables.max(1))
+                .map(|keys| keys[t]),
+        );
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +280,26 @@ mod tests {
     fn buckets_make_ordered_pairs_of_members() {
         let pairs = pairs_of(vec![(7, 2), (7, 0), (9, 1), (7, 1), (9, 2)]);
         assert_eq!(pairs, vec![(0, 1), (0, 2), (1, 2)]);
+    }
+
+    #[test]
+    fn key_columns_read_back_every_table_in_memory_or_spilled() {
+        let docs = 2 * SEGMENT + 5;
+        let key = |d: usize, t: usize| (d * 7 + t * 1_000_003) as u32;
+        let dir = tempfile::tempdir().unwrap();
+        for (cap, spill) in [(usize::MAX, None), (0, Some(dir.path().to_path_buf()))] {
+            let mut columns = KeyColumns::new(3, cap, spill.clone());
+            for d in 0..docs {
+                columns.push(&[key(d, 0), key(d, 1), key(d, 2)]).unwrap();
+            }
+            assert_eq!(columns.spilled_bytes() > 0, spill.is_some());
+            let mut out = Vec::new();
+            for t in 0..3 {
+                columns.read_table(t, &mut out).unwrap();
+                assert_eq!(out.len(), docs);
+                assert!(out.iter().enumerate().all(|(d, k)| *k == key(d, t)));
+            }
+        }
     }
 
     #[test]

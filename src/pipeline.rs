@@ -44,7 +44,7 @@ pub struct InMemory<'a>(pub &'a [Doc]);
 const BATCH: usize = 4096;
 
 impl Corpus for InMemory<'_> {
-    type Error = std::convert::Infallible;
+    type Error = crate::Error;
     fn for_each_batch(&self, batch: &mut dyn FnMut(&[Doc])) -> Result<(), Self::Error> {
         for chunk in self.0.chunks(BATCH) {
             batch(chunk);
@@ -80,7 +80,10 @@ pub fn dedup<C: Corpus>(
     config: &DedupConfig,
     clean: bool,
     progress: &dyn Fn(Pass, usize),
-) -> Result<Outcome, C::Error> {
+) -> Result<Outcome, C::Error>
+where
+    C::Error: From<crate::Error>,
+{
     // Pass 1: lines.
     let stats = if clean || config.repeat_min_docs > 0 {
         let mut counts = LineCounts::default();
@@ -100,6 +103,8 @@ pub fn dedup<C: Corpus>(
     let mut index = CandidateKeys::new(config);
     let mut content: Vec<Option<u64>> = Vec::new();
     let mut lengths: Vec<usize> = Vec::new();
+    // The callback cannot return an error: the first one stops the run after the pass.
+    let mut failure: Option<crate::Error> = None;
     corpus.for_each_batch(&mut |docs| {
         let batch: Vec<(DocKeys, Option<u64>, usize)> = docs
             .par_iter()
@@ -110,12 +115,17 @@ pub fn dedup<C: Corpus>(
             })
             .collect();
         for (keys, hash, chars) in batch {
-            index.push(keys);
+            if let Err(e) = index.push(keys) {
+                failure.get_or_insert(e);
+            }
             content.push(hash);
             lengths.push(chars);
         }
         progress(Pass::Sketch, lengths.len());
     })?;
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
     let n = lengths.len();
 
     let copies = exact_copies(&content);
@@ -293,7 +303,7 @@ mod tests {
     /// A corpus that hands out batches of a fixed size, to move batch boundaries around.
     struct Batched<'a>(&'a [Doc], usize);
     impl Corpus for Batched<'_> {
-        type Error = std::convert::Infallible;
+        type Error = crate::Error;
         fn for_each_batch(&self, batch: &mut dyn FnMut(&[Doc])) -> Result<(), Self::Error> {
             for chunk in self.0.chunks(self.1) {
                 batch(chunk);
@@ -338,7 +348,7 @@ mod tests {
             },
         ] {
             let expected =
-                dedup::cluster(dedup::sketch_docs(&docs, &config, true, &|| {}), &config);
+                dedup::cluster(dedup::sketch_docs(&docs, &config, true, &|| {}), &config).unwrap();
             for size in [1, 2, 4, 100] {
                 let got = dedup(&Batched(&docs, size), &config, true, &|_, _| {}).unwrap();
                 assert_eq!(got.assignments, expected.assignments, "batch {size}");
@@ -355,7 +365,8 @@ mod tests {
             let got = dedup(&Batched(&docs, 3), &tight, true, &|_, _| {}).unwrap();
             assert_eq!(got.assignments, expected.assignments, "budget 1");
             assert!(got.candidate_pairs > 0);
-            let in_memory = dedup::cluster(dedup::sketch_docs(&docs, &tight, true, &|| {}), &tight);
+            let in_memory =
+                dedup::cluster(dedup::sketch_docs(&docs, &tight, true, &|| {}), &tight).unwrap();
             assert_eq!(in_memory.assignments, expected.assignments);
             assert_eq!(in_memory.candidate_pairs, got.candidate_pairs);
         }

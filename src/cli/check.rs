@@ -128,7 +128,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
             let mut assignments = against.outcome.assignments;
             (assignments.split_off(stored), stored)
         }
-        None => (dedup::cluster(sketches, &parameters.config).assignments, 0),
+        None => (dedup::cluster(sketches, &parameters.config)?.assignments, 0),
     };
     let duplicates = assignments
         .iter()

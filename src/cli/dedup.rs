@@ -190,7 +190,11 @@ fn write_kept(out: &mut AtomicOutput, doc: &Doc, a: &dedup::Assignment) -> Resul
 }
 
 pub fn run(args: DedupArgs) -> Result<ExitCode> {
-    let config = args.config()?;
+    // Band keys past the library's memory share go to the system's temporary folder.
+    let config = DedupConfig {
+        spill_dir: Some(std::env::temp_dir()),
+        ..args.config()?
+    };
     init_threads(args.threads)?;
     let started = Instant::now();
     let corpus = FileCorpus::open(&args.input)?.without_spinner();

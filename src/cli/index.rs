@@ -231,7 +231,7 @@ pub fn cluster_against(
     ids.extend(docs.iter().map(|d| d.id.clone()));
     let mut sketches = stored.sketches;
     sketches.extend(new);
-    let outcome = dedup::cluster(sketches, &parameters.config);
+    let outcome = dedup::cluster(sketches, &parameters.config)?;
     Ok(Against {
         ids,
         stored: stored_count,

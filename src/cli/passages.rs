@@ -170,17 +170,21 @@ pub fn run(args: PassagesArgs) -> Result<ExitCode> {
         super::dedup::sketch_docs(docs, &dedup_config, !args.no_clean)
     };
     dedup::remove_stock_shingles(&mut sketches, &dedup_config);
-    let stories = (!args.no_dedup).then(|| {
+    let stories = if args.no_dedup {
+        None
+    } else {
         let mut uf = UnionFind::new(sketches.len());
-        for (i, j) in dedup::candidates(&sketches, &[], &dedup_config) {
+        for (i, j) in dedup::candidates(&sketches, &[], &dedup_config)? {
             if dedup::check_pair(&sketches[i as usize], &sketches[j as usize], &dedup_config).edge {
                 uf.union(i, j);
             }
         }
-        (0..sketches.len() as u32)
-            .map(|d| uf.find(d))
-            .collect::<Vec<u32>>()
-    });
+        Some(
+            (0..sketches.len() as u32)
+                .map(|d| uf.find(d))
+                .collect::<Vec<u32>>(),
+        )
+    };
     let is_copy = |a: u32, b: u32| match (sketches.get(a as usize), sketches.get(b as usize)) {
         (Some(x), Some(y)) => dedup::check_pair(x, y, &dedup_config).edge,
         _ => false,
