@@ -12,8 +12,9 @@
 //!    partner has been checked. When the pairs outgrow [`DedupConfig::pair_budget`] this pass
 //!    runs in rounds, each skipping the pairs that earlier rounds already joined
 //!    ([`CandidateKeys::search`]).
-//! 4. **Similarity**: clusters are joined by union-find, and one more read rebuilds the sets of
-//!    clustered documents for their similarity to the kept document.
+//! 4. **Similarity**: clusters are joined by union-find. A duplicate verified directly against
+//!    its kept document already has its similarity; one more read rebuilds the sets of the
+//!    others and their kept documents.
 //!
 //! Each document's state is a pure function of the corpus-wide counts and its own text, and
 //! pairs are sorted, so the outcome does not depend on batch sizes or thread count. It equals
@@ -145,33 +146,64 @@ where
         }
         s
     };
+    let similarity = config.similarity;
+    // Each document's smallest verified partner and their similarity: for most duplicates that
+    // is the kept document, so pass 4 need not rebuild them.
+    let mut partner: Vec<u32> = vec![u32::MAX; n];
+    let mut partner_similarity: Vec<f64> = vec![0.0; n];
     let mut uf = UnionFind::new(n);
     let search = index.search(&copies, config.pair_budget, &mut uf, |pairs| {
-        for_each_pair(
+        let checked = for_each_pair(
             corpus,
             pairs,
             &state,
-            &|a, b| check_pair(a, b, config).edge,
+            &|a, b| {
+                let check = check_pair(a, b, config);
+                let s = match similarity {
+                    Similarity::Jaccard => check.jaccard,
+                    Similarity::Containment => check.containment,
+                };
+                (check.edge, s)
+            },
             &|done| progress(Pass::Verify, done),
-        )
+        )?;
+        for (&(i, j), &(edge, s)) in pairs.iter().zip(&checked) {
+            if edge {
+                for (d, other) in [(i, j), (j, i)] {
+                    if other < partner[d as usize] {
+                        partner[d as usize] = other;
+                        partner_similarity[d as usize] = s;
+                    }
+                }
+            }
+        }
+        Ok::<_, C::Error>(checked.into_iter().map(|(edge, _)| edge).collect())
     })?;
     drop(index);
     let exact = join_exact_copies(&mut uf, &copies);
     drop(copies);
     let clusters = cluster::assign(&mut uf, config.keep, &lengths);
 
-    // Pass 4: each duplicate's similarity to its kept document.
-    let to_kept: Vec<(u32, u32)> = {
-        let mut v: Vec<(u32, u32)> = (0..n as u32)
-            .filter_map(|i| {
-                let k = clusters.kept[clusters.cluster[i as usize] as usize];
-                (k != i).then_some((i.min(k), i.max(k)))
-            })
-            .collect();
-        v.sort_unstable();
-        v
-    };
-    let similarity = config.similarity;
+    // Pass 4: the similarity to its kept document of each duplicate that was not verified
+    // against it directly.
+    let mut similarity_of: Vec<Option<f64>> = vec![None; n];
+    let mut to_kept: Vec<(u32, u32)> = Vec::new();
+    let mut duplicates = 0;
+    for i in 0..n as u32 {
+        let k = clusters.kept[clusters.cluster[i as usize] as usize];
+        if k == i {
+            continue;
+        }
+        duplicates += 1;
+        if partner[i as usize] == k {
+            similarity_of[i as usize] = Some(partner_similarity[i as usize]);
+        } else {
+            to_kept.push((i.min(k), i.max(k)));
+        }
+    }
+    drop(partner);
+    drop(partner_similarity);
+    to_kept.sort_unstable();
     let set_only = |d: &Doc| {
         let mut s = state(d);
         s.sequence = Vec::new();
@@ -184,7 +216,6 @@ where
         &|a, b| verify::similarity(&a.set, &b.set, similarity),
         &|done| progress(Pass::Similarity, done),
     )?;
-    let mut similarity_of: Vec<Option<f64>> = vec![None; n];
     for ((i, j), s) in to_kept.iter().zip(similarities) {
         let k = clusters.kept[clusters.cluster[*i as usize] as usize];
         let dup = if k == *i { *j } else { *i };
@@ -205,7 +236,7 @@ where
     Ok(Outcome {
         exact_copies: exact,
         clusters: clusters.kept.len(),
-        duplicates: to_kept.len(),
+        duplicates,
         candidate_pairs: search.candidate_pairs,
         verified_edges: search.verified_edges,
         verify_rounds: search.rounds,
