@@ -1,6 +1,6 @@
 //! Property tests of the invariants: normalization is idempotent; clusters partition the
-//! input; the result does not depend on the thread count, nor on the input order (up to the
-//! numbering of clusters); every input record comes out exactly once, in the clusters or in
+//! input; the result does not depend on the thread count or the pair budget, nor on the input
+//! order (up to the numbering of clusters); every input record comes out exactly once, in the clusters or in
 //! the rejects.
 
 use copydesk::dedup::{self, DedupConfig};
@@ -38,12 +38,15 @@ fn corpus_strategy() -> impl Strategy<Value = Vec<String>> {
 }
 
 fn run(docs: &[String], threads: usize) -> Vec<dedup::Assignment> {
+    run_with(docs, threads, DedupConfig::default())
+}
+
+fn run_with(docs: &[String], threads: usize, config: DedupConfig) -> Vec<dedup::Assignment> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .expect("pool");
     pool.install(|| {
-        let config = DedupConfig::default();
         let docs: Vec<Doc> = docs
             .iter()
             .enumerate()
@@ -157,6 +160,13 @@ proptest! {
     #[test]
     fn output_is_independent_of_thread_count(docs in corpus_strategy()) {
         prop_assert_eq!(run(&docs, 1), run(&docs, 2));
+    }
+
+    /// Verifying in rounds of a few pairs (skipping pairs already joined) changes nothing.
+    #[test]
+    fn output_is_independent_of_the_pair_budget(docs in corpus_strategy(), budget in 1usize..8) {
+        let tight = DedupConfig { pair_budget: budget, ..DedupConfig::default() };
+        prop_assert_eq!(run_with(&docs, 2, tight), run(&docs, 2));
     }
 }
 
