@@ -123,6 +123,10 @@ pub struct CleanConfig {
     /// A run of at least this many lines with one punctuation skeleton (dates and venues,
     /// "Team (Group A): 3rd") right after the article's last paragraph continues the article.
     pub attached_list_lines: usize,
+    /// At least this many date or time lines of one punctuation skeleton, close together and
+    /// each followed by text, head records: posts of a comment thread or a dated list. The
+    /// article ends before the first of them (0: off).
+    pub dated_records: usize,
 }
 
 impl Default for CleanConfig {
@@ -136,6 +140,7 @@ impl Default for CleanConfig {
             template_penalty: 1.5,
             framed_min_template_lines: 5,
             attached_list_lines: 5,
+            dated_records: 3,
         }
     }
 }
@@ -821,6 +826,101 @@ fn attach_list(
     region
 }
 
+/// Dated record headers hold at most this many lines between them (a post or a teaser).
+const DATED_RECORD_GAP: usize = 12;
+
+/// Runs of dated record headers, by first line: date or time lines (widgets) that share one
+/// punctuation skeleton ("Ann on May 3, 2019 at 9:14 am said:", "2 days ago at 07:52 am"),
+/// each at most [`DATED_RECORD_GAP`] lines after the previous one with at least one line of
+/// text between, at least `min` of them. Such a run heads the posts of a comment thread or the
+/// items of a dated list, never the paragraphs of one article.
+fn dated_record_runs(
+    raw: &[&str],
+    index: &[usize],
+    lines: &[Line],
+    hard: &[Option<Reason>],
+    min: usize,
+) -> Vec<Vec<usize>> {
+    if min == 0 {
+        return Vec::new();
+    }
+    let mut by_skeleton: Vec<(Vec<char>, Vec<usize>)> = Vec::new();
+    for (j, line) in lines.iter().enumerate() {
+        if hard[j] != Some(Reason::Widget) || !line.is_dated() {
+            continue;
+        }
+        let skeleton = punctuation_skeleton(raw[index[j]].trim());
+        match by_skeleton.iter_mut().find(|(s, _)| *s == skeleton) {
+            Some((_, members)) => members.push(j),
+            None => by_skeleton.push((skeleton, vec![j])),
+        }
+    }
+    let mut runs: Vec<Vec<usize>> = Vec::new();
+    for (_, members) in by_skeleton {
+        let mut run: Vec<usize> = Vec::new();
+        for j in members {
+            if let Some(&last) = run.last() {
+                if j - last > DATED_RECORD_GAP || j - last < 2 {
+                    if run.len() >= min {
+                        runs.push(std::mem::take(&mut run));
+                    }
+                    run.clear();
+                }
+            }
+            run.push(j);
+        }
+        if run.len() >= min {
+            runs.push(run);
+        }
+    }
+    runs.sort_unstable_by_key(|r| r[0]);
+    runs
+}
+
+/// End the article before a comment thread or a dated list (see [`dated_record_runs`]).
+/// When the densest run starts after the first record, it is a post, not the article: the
+/// article is then the densest run before the records, if it has a paragraph. Records count
+/// only when most of them hold a paragraph (posts); a dated list of headlines around a short
+/// article does not. Between the article and the first record there must be furniture (a
+/// prompt such as "12 comments", a template or a list of links) and the article keeps at
+/// least two paragraphs: a live report whose timestamps follow its lede directly stays whole.
+fn end_before_dated_records(
+    runs: &[Vec<usize>],
+    scores: &[f64],
+    prose: &[bool],
+    region: (usize, usize),
+) -> (usize, usize) {
+    let (a, b) = region;
+    let paragraphs = |from: usize, to: usize| (from..=to).filter(|&k| prose[k]).count();
+    for run in runs {
+        let (first, last) = (run[0], run[run.len() - 1]);
+        let posts = run
+            .windows(2)
+            .filter(|w| paragraphs(w[0] + 1, w[1] - 1) > 0)
+            .count();
+        if posts * 2 < run.len() - 1 {
+            continue;
+        }
+        let break_before = |end: usize| scores[end + 1..first].iter().any(|&x| x <= -0.5);
+        if first < a && a <= last {
+            if let Some(before) = densest_run(&scores[..first]) {
+                if paragraphs(before.0, before.1) > 0 && break_before(before.1) {
+                    return before;
+                }
+            }
+        } else if a < first && first <= b {
+            let mut end = first - 1;
+            while end > a && !prose[end] {
+                end -= 1;
+            }
+            if paragraphs(a, end) >= 2 && break_before(end) {
+                return (a, end);
+            }
+        }
+    }
+    region
+}
+
 /// Where a page's site comes from. A site field or a URL's host names the site; a folder
 /// only suggests one: it may hold reprints of one story, or pages of several sites.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -917,7 +1017,18 @@ pub fn clean_page(
             scores[j + 1] = scores[j + 1].max(0.3);
         }
     }
-    let region = densest_run(&scores).map(|r| attach_list(&raw, &index, &lines, &hard, r, config));
+    // Lines that score as paragraphs (the long-prose branch of `density_score`).
+    let prose: Vec<bool> = lines
+        .iter()
+        .zip(&hard)
+        .map(|(l, h)| {
+            *h != Some(Reason::Template) && l.is_prose(config) && l.prompt != Prompt::Strong
+        })
+        .collect();
+    let dated_runs = dated_record_runs(&raw, &index, &lines, &hard, config.dated_records);
+    let region = densest_run(&scores)
+        .map(|r| end_before_dated_records(&dated_runs, &scores, &prose, r))
+        .map(|r| attach_list(&raw, &index, &lines, &hard, r, config));
 
     // The headline usually stands a few lines above the body (byline and date between); of
     // the headline-like lines there, the longest is the headline, not the byline.
@@ -1389,6 +1500,49 @@ mod tests {
         let mut frame: Vec<&str> = header.to_vec();
         frame.extend(footer);
         assert_eq!(removed, frame, "{:?}", c.removed);
+    }
+
+    const POSTS: [&str; 4] = [
+        "I have been taking the new route to the hospital every morning since it opened, and it is faster than the old one by at least ten minutes.",
+        "Six routes sound good on paper, but the buses on the existing lines are already late most of the time, so I would like to see that fixed first.",
+        "Does anyone know whether the night buses will also run on the new routes, or is this only for the daytime service during the week?",
+        "The university campus really needed this connection. Students have been asking for it for years, and it is good to see the council finally listen.",
+    ];
+
+    #[test]
+    fn a_comment_thread_after_the_article_goes() {
+        let stamps = [
+            "Ann on May 3, 2019 at 9:14 am said:",
+            "Bo on May 3, 2019 at 10:02 am said:",
+            "Cy on May 4, 2019 at 8:40 pm said:",
+            "Di on May 5, 2019 at 7:05 am said:",
+        ];
+        let mut lines = vec!["Menu", PARA_EN, PARA_EN2, PARA_EN3, "4 comments"];
+        for (stamp, post) in stamps.iter().zip(POSTS) {
+            lines.extend([*stamp, post, post, "Reply"]);
+        }
+        let c = run(&lines.join("\n"));
+        assert_eq!(
+            c.text,
+            [PARA_EN, PARA_EN2, PARA_EN3].join("\n"),
+            "{:?}",
+            c.removed
+        );
+    }
+
+    #[test]
+    fn a_live_report_with_timestamps_stays_whole() {
+        // Entries of two paragraphs outweigh the timestamps between them (single-paragraph
+        // entries do not, with or without the rule for dated records).
+        let mut lines = vec!["Live: council votes on the bus network", PARA_EN];
+        for (stamp, post) in ["09:14", "09:32", "10:05", "10:41"].iter().zip(POSTS) {
+            lines.extend([*stamp, post, PARA_EN2]);
+        }
+        let c = run(&lines.join("\n"));
+        for post in POSTS {
+            assert!(c.text.contains(post), "{post}: {:?}", c.removed);
+        }
+        assert!(c.text.contains(PARA_EN));
     }
 
     #[test]
