@@ -127,6 +127,12 @@ pub struct CleanConfig {
     /// each followed by text, head records: posts of a comment thread or a dated list. The
     /// article ends before the first of them (0: off).
     pub dated_records: usize,
+    /// A paragraph shorter than this, alone between furniture and repeated as a list (see
+    /// `discount_records`), is a teaser or a short comment.
+    pub record_max_words: usize,
+    /// Share of its density score that such a record keeps (0: it counts neither for nor
+    /// against the article).
+    pub record_weight: f64,
 }
 
 impl Default for CleanConfig {
@@ -141,6 +147,8 @@ impl Default for CleanConfig {
             framed_min_template_lines: 5,
             attached_list_lines: 5,
             dated_records: 3,
+            record_max_words: 40,
+            record_weight: 0.0,
         }
     }
 }
@@ -826,6 +834,63 @@ fn attach_list(
     region
 }
 
+/// Teaser and comment records lie at most this many lines apart.
+const RECORD_GAP: usize = 6;
+
+/// Teasers of other stories and short comments: a short paragraph with no paragraph next to
+/// it, followed by a headline-like line, by furniture or by the end of the page, at least
+/// twice within
+/// [`RECORD_GAP`] lines. Such paragraphs are the records of a list (headline and summary,
+/// name and post), not a run of an article's paragraphs, so they score only `record_weight`
+/// of their density (nothing, by default): a list of them no longer pulls the article's edge
+/// across the furniture in between. Inside the article they still stay, bridged by its
+/// paragraphs. A list counts as records only when the page's other paragraphs weigh at least
+/// as much as it does: an article made of short sections under subheads keeps its weight.
+fn discount_records(lines: &[Line], prose: &[bool], scores: &mut [f64], config: &CleanConfig) {
+    let n = lines.len();
+    // The end of the page counts as furniture: nothing of the article follows.
+    let furniture_after = |k: usize| {
+        k >= n
+            || !prose[k]
+                && (scores[k] <= -0.5
+                    || ((4..=20).contains(&lines[k].words) && !lines[k].ends_sentence))
+    };
+    let records: Vec<usize> = (0..n)
+        .filter(|&j| {
+            prose[j]
+                && lines[j].words < config.record_max_words
+                && (j == 0 || !prose[j - 1])
+                && (j + 1 >= n || !prose[j + 1])
+                && furniture_after(j + 1)
+        })
+        .collect();
+    // Lists: records at most RECORD_GAP lines apart, two or more.
+    let mut lists: Vec<&[usize]> = Vec::new();
+    let mut start = 0;
+    while start < records.len() {
+        let mut end = start + 1;
+        while end < records.len() && records[end] - records[end - 1] <= RECORD_GAP {
+            end += 1;
+        }
+        if end - start >= 2 {
+            lists.push(&records[start..end]);
+        }
+        start = end;
+    }
+    let weight = |js: &[usize]| js.iter().map(|&j| scores[j]).sum::<f64>();
+    let in_lists: f64 = lists.iter().map(|l| weight(l)).sum();
+    let all: f64 = (0..n).filter(|&j| prose[j]).map(|j| scores[j]).sum();
+    let others = all - in_lists;
+    let discounted: Vec<usize> = lists
+        .iter()
+        .filter(|l| others >= weight(l))
+        .flat_map(|l| l.iter().copied())
+        .collect();
+    for j in discounted {
+        scores[j] *= config.record_weight;
+    }
+}
+
 /// Dated record headers hold at most this many lines between them (a post or a teaser).
 const DATED_RECORD_GAP: usize = 12;
 
@@ -1025,6 +1090,7 @@ pub fn clean_page(
             *h != Some(Reason::Template) && l.is_prose(config) && l.prompt != Prompt::Strong
         })
         .collect();
+    discount_records(&lines, &prose, &mut scores, config);
     let dated_runs = dated_record_runs(&raw, &index, &lines, &hard, config.dated_records);
     let region = densest_run(&scores)
         .map(|r| end_before_dated_records(&dated_runs, &scores, &prose, r))
@@ -1543,6 +1609,51 @@ mod tests {
             assert!(c.text.contains(post), "{post}: {:?}", c.removed);
         }
         assert!(c.text.contains(PARA_EN));
+    }
+
+    const TEASERS: [(&str, &str); 4] = [
+        (
+            "Harbour district gets a new budget",
+            "The council approved a budget for the harbour district that doubles the money for repairs to the old quay walls.",
+        ),
+        (
+            "Storm closes schools and roads in the north",
+            "Heavy rain flooded several roads on Monday morning, and the schools in three villages stayed closed for the day.",
+        ),
+        (
+            "Why the new bridge is two years late",
+            "Engineers found weak ground under the eastern pier, and the design had to be changed before work could go on.",
+        ),
+        (
+            "Five things to do in town this weekend",
+            "A food market, two concerts and a late opening of the museum are among the events planned for the weekend.",
+        ),
+    ];
+
+    #[test]
+    fn a_teaser_list_after_the_article_goes() {
+        // The article outweighs the list; a page whose paragraphs are all such records keeps
+        // them (next test).
+        let article = [PARA_EN, PARA_EN2, PARA_EN3, PARA_IT, PARA_PT];
+        let mut lines = vec!["Menu"];
+        lines.extend(article);
+        lines.push("More from the Ledger");
+        for (headline, summary) in TEASERS {
+            lines.extend([headline, summary]);
+        }
+        let c = run(&lines.join("\n"));
+        assert_eq!(c.text, article.join("\n"), "{:?}", c.removed);
+    }
+
+    #[test]
+    fn an_article_of_short_sections_under_subheads_stays() {
+        let mut lines = vec!["Menu"];
+        for (subhead, paragraph) in TEASERS {
+            lines.extend([subhead, paragraph]);
+        }
+        let c = run(&lines.join("\n"));
+        assert_eq!(c.removed.len(), 1, "{:?}", c.removed);
+        assert_eq!(reason_of(&c, "Menu"), Some(Reason::Prompt));
     }
 
     #[test]
