@@ -286,6 +286,9 @@ struct Line {
     ends_sentence: bool,
     /// Starts with a lowercase letter: the continuation of a wrapped sentence.
     starts_lowercase: bool,
+    /// Starts with a dash: the attribution under a quote or an embedded post
+    /// ("— Ann Lee (@annlee) May 3, 2019"), part of the article even when it holds a date.
+    attribution: bool,
     /// Has a sentence boundary or clause punctuation inside.
     inner_punct: usize,
     /// Separators typical of menus and breadcrumbs: `|`, `•`, `»`, `›`, `/` between words.
@@ -394,6 +397,7 @@ impl Line {
             .next_back()
             .is_some_and(is_sentence_end);
         line.starts_lowercase = text.chars().next().is_some_and(char::is_lowercase);
+        line.attribution = text.starts_with(['—', '–', '―']);
         line.prompt = prompt_kind(text, line.words);
         line
     }
@@ -428,8 +432,12 @@ impl Line {
         self.date_like || self.degree
     }
 
-    /// Dates, times, temperatures, counters: short lines made mostly of numbers.
+    /// Dates, times, temperatures, counters: short lines made mostly of numbers. The date
+    /// under a quote (an attribution) is the quote's, not a widget.
     fn is_widget(&self) -> bool {
+        if self.attribution {
+            return false;
+        }
         if self.degree && self.words <= 5 {
             return true;
         }
@@ -1654,6 +1662,21 @@ mod tests {
         let c = run(&lines.join("\n"));
         assert_eq!(c.removed.len(), 1, "{:?}", c.removed);
         assert_eq!(reason_of(&c, "Menu"), Some(Reason::Prompt));
+    }
+
+    #[test]
+    fn the_dated_attribution_under_a_quote_stays() {
+        let quote = "“We will rebuild the bridge before winter,” the mayor wrote on Tuesday.";
+        let signature = "— Ann Lee (@annlee) May 3, 2019";
+        let text = [PARA_EN, quote, signature, PARA_EN2, PARA_EN3].join("\n");
+        let c = run(&text);
+        assert!(c.removed.is_empty(), "{:?}", c.removed);
+        // Without the dash it is a dateline: a widget.
+        let text = [PARA_EN, quote, &signature[4..], PARA_EN2, PARA_EN3].join("\n");
+        assert_eq!(
+            reason_of(&run(&text), &signature[4..]),
+            Some(Reason::Widget)
+        );
     }
 
     #[test]
