@@ -276,6 +276,9 @@ impl TemplateCounts {
 struct Line {
     /// Word tokens (runs of letters and digits); CJK text counts one word per two characters.
     words: usize,
+    /// Runs of non-space characters, or 0 for text with CJK characters (written without
+    /// spaces). Far fewer of them than words is a URL or markup, not a sentence.
+    spaced: usize,
     /// Tokens that are all digits.
     numeric: usize,
     /// Tokens starting with an uppercase letter.
@@ -391,6 +394,9 @@ impl Line {
         }
         // CJK scripts do not separate words by spaces: a run of characters is one token.
         line.words += cjk_chars / 2;
+        if cjk_chars == 0 {
+            line.spaced = text.split_whitespace().count();
+        }
         line.ends_sentence = text
             .trim_end_matches(is_closing)
             .chars()
@@ -406,9 +412,18 @@ impl Line {
         self.ends_sentence || self.inner_punct >= 2
     }
 
-    /// A long line with sentence structure: the stuff articles are made of.
+    /// A long line with sentence structure: the stuff articles are made of. A URL or a line
+    /// of markup splits into many words but has few spaces: not a sentence.
     fn is_prose(&self, config: &CleanConfig) -> bool {
-        self.words >= config.prose_words && self.has_sentence_punct() && !self.looks_like_list()
+        self.words >= config.prose_words
+            && self.has_sentence_punct()
+            && !self.looks_like_list()
+            && !self.is_code()
+    }
+
+    /// A URL or markup: fewer than half as many space-separated runs as words.
+    fn is_code(&self) -> bool {
+        self.spaced > 0 && self.spaced * 2 < self.words
     }
 
     /// Many capitalized or separated tokens and no sentence punctuation: a menu, a tag list,
@@ -1677,6 +1692,21 @@ mod tests {
             reason_of(&run(&text), &signature[4..]),
             Some(Reason::Widget)
         );
+    }
+
+    #[test]
+    fn a_url_is_not_a_paragraph() {
+        let url = "https://www.example.com/news/local/article/Council-expands-the-bus-network-to-the-northern-suburbs-14848175.php";
+        let notice = "© The Ledger 2019. All rights reserved.";
+        let text = [PARA_EN, PARA_EN2, PARA_EN3, notice, url].join("\n");
+        let c = run(&text);
+        assert_eq!(
+            reason_of(&c, url),
+            Some(Reason::OutsideArticle),
+            "{:?}",
+            c.removed
+        );
+        assert_eq!(c.text, [PARA_EN, PARA_EN2, PARA_EN3].join("\n"));
     }
 
     #[test]
