@@ -456,8 +456,10 @@ impl Line {
         if self.degree && self.words <= 5 {
             return true;
         }
+        // A dated line may be longer: "PUBLISHED: 10:48, Tue, Nov 19, 2019 | UPDATED: ...".
+        let max_words = if self.date_like { 24 } else { 12 };
         self.numeric > 0
-            && self.words <= 12
+            && self.words <= max_words
             && !self.ends_sentence
             && (self.numeric * 10 >= self.words * 3 || self.words <= 2)
     }
@@ -1284,6 +1286,7 @@ mod tests {
             ", 2023",
             "3 min read",
             "Nov 18, 2019 at 9:24 pm ET",
+            "PUBLISHED: 10:48, Tue, Nov 19, 2019 | UPDATED: 11:05, Tue, Nov 19, 2019",
         ] {
             let c = run(&page(&[w], &[]));
             assert_eq!(reason_of(&c, w), Some(Reason::Widget), "{w}");
