@@ -765,10 +765,28 @@ fn density_score(line: &Line, hard: Option<Reason>, framed: bool, config: &Clean
         return 0.1;
     }
     if framed {
-        0.05
+        FRAMED_SHORT
     } else {
         -config.short_penalty
     }
+}
+
+/// Density score of a short line on a page framed by its site template.
+const FRAMED_SHORT: f64 = 0.05;
+
+/// On a framed page the short lines right after the site header (byline, kicker, the page's
+/// own links) score slightly for the article, so the densest run starts with them. When the
+/// run holds a paragraph, it starts at its first line that is more than such a short line, as
+/// on other pages; the headline search above it then sees those lines.
+fn skip_framed_lead(scores: &[f64], prose: &[bool], region: (usize, usize)) -> (usize, usize) {
+    let (mut a, b) = region;
+    if !(a..=b).any(|k| prose[k]) {
+        return region;
+    }
+    while a < b && (scores[a] - FRAMED_SHORT).abs() < 1e-9 {
+        a += 1;
+    }
+    (a, b)
 }
 
 /// Could this line be the headline just above the article?
@@ -1119,6 +1137,13 @@ pub fn clean_page(
     let dated_runs = dated_record_runs(&raw, &index, &lines, &hard, config.dated_records);
     let region = densest_run(&scores)
         .map(|r| end_before_dated_records(&dated_runs, &scores, &prose, r))
+        .map(|r| {
+            if framed {
+                skip_framed_lead(&scores, &prose, r)
+            } else {
+                r
+            }
+        })
         .map(|r| attach_list(&raw, &index, &lines, &hard, r, config));
 
     // The headline usually stands a few lines above the body (byline and date between); of
@@ -1710,6 +1735,58 @@ mod tests {
             c.removed
         );
         assert_eq!(c.text, [PARA_EN, PARA_EN2, PARA_EN3].join("\n"));
+    }
+
+    #[test]
+    fn on_a_framed_page_the_byline_goes_and_the_headline_stays() {
+        let header = [
+            "Front page",
+            "World",
+            "Business",
+            "Sport",
+            "Culture",
+            "Opinion",
+        ];
+        let footer = [
+            "About the Ledger",
+            "Contact",
+            "Jobs",
+            "Privacy",
+            "© The Ledger",
+        ];
+        let page = |byline: &str, headline: &str, body: &[&str]| {
+            let mut l: Vec<&str> = header.to_vec();
+            l.extend([byline, "City Hall", headline]);
+            l.extend(body);
+            l.extend(footer);
+            l.join("\n")
+        };
+        let headline = "Council expands bus network to northern suburbs";
+        let pages = [
+            page("By Ann Lee", headline, &[PARA_EN, PARA_EN2, PARA_EN3]),
+            page(
+                "By Bo Chen",
+                "Harbour district gets a new budget",
+                &[PARA_IT, PARA_PT],
+            ),
+        ];
+        let mut counts = TemplateCounts::new();
+        for p in &pages {
+            counts.observe(Some("ledger.example"), p);
+        }
+        let c = clean(
+            &pages[0],
+            Some("ledger.example"),
+            Some(&counts),
+            &CleanConfig::default(),
+        );
+        assert_eq!(
+            c.text,
+            [headline, PARA_EN, PARA_EN2, PARA_EN3].join("\n"),
+            "{:?}",
+            c.removed
+        );
+        assert_eq!(reason_of(&c, "By Ann Lee"), Some(Reason::ShortLine));
     }
 
     #[test]
