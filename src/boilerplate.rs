@@ -758,10 +758,11 @@ fn density_score(line: &Line, hard: Option<Reason>, framed: bool, config: &Clean
         Prompt::Strong => return -1.0,
         Prompt::None => {}
     }
-    if line.words >= config.prose_words {
+    // A URL or markup counts as a short line, however many words it splits into.
+    if line.words >= config.prose_words && !line.is_code() {
         return 0.2;
     }
-    if line.words >= 5 && line.has_sentence_punct() {
+    if line.words >= 5 && line.has_sentence_punct() && !line.is_code() {
         return 0.1;
     }
     if framed {
@@ -795,6 +796,7 @@ fn title_like(line: &Line) -> bool {
         && line.prompt == Prompt::None
         && line.numeric * 4 < line.words
         && !line.looks_like_list()
+        && !line.is_code()
 }
 
 /// The maximum-sum run of scores (Kadane); `None` when no run is positive.
@@ -1735,6 +1737,9 @@ mod tests {
             c.removed
         );
         assert_eq!(c.text, [PARA_EN, PARA_EN2, PARA_EN3].join("\n"));
+        // Nor is a URL above the article its headline.
+        let c = run(&[url, PARA_EN, PARA_EN2, PARA_EN3].join("\n"));
+        assert_eq!(reason_of(&c, url), Some(Reason::OutsideArticle));
     }
 
     #[test]
