@@ -1149,12 +1149,14 @@ pub fn clean_page(
         .map(|r| attach_list(&raw, &index, &lines, &hard, r, config));
 
     // The headline usually stands a few lines above the body (byline and date between); of
-    // the headline-like lines there, the longest is the headline, not the byline.
+    // the headline-like lines there, the longest is the headline, not the byline. A paragraph
+    // there (a standfirst, a caption) is not a headline, however long.
     let mut title: Option<usize> = None;
     if let Some((start, _)) = region {
         for j in (start.saturating_sub(4)..start).rev() {
             if hard[j].is_none()
                 && title_like(&lines[j])
+                && !prose[j]
                 && title.is_none_or(|t| lines[j].words > lines[t].words)
             {
                 title = Some(j);
@@ -1651,9 +1653,9 @@ mod tests {
 
     #[test]
     fn a_live_report_with_timestamps_stays_whole() {
-        // Entries of two paragraphs outweigh the timestamps between them (single-paragraph
-        // entries do not, with or without the rule for dated records).
-        let mut lines = vec!["Live: council votes on the bus network", PARA_EN];
+        // Entries (and the lede) of two paragraphs outweigh the timestamps between them;
+        // single-paragraph ones do not, with or without the rule for dated records.
+        let mut lines = vec!["Live: council votes on the bus network", PARA_EN, PARA_EN3];
         for (stamp, post) in ["09:14", "09:32", "10:05", "10:41"].iter().zip(POSTS) {
             lines.extend([*stamp, post, PARA_EN2]);
         }
@@ -1661,7 +1663,8 @@ mod tests {
         for post in POSTS {
             assert!(c.text.contains(post), "{post}: {:?}", c.removed);
         }
-        assert!(c.text.contains(PARA_EN));
+        assert!(c.text.contains(PARA_EN) && c.text.contains(PARA_EN3));
+        assert!(c.text.starts_with("Live: council votes on the bus network"));
     }
 
     const TEASERS: [(&str, &str); 4] = [
@@ -1792,6 +1795,25 @@ mod tests {
             c.removed
         );
         assert_eq!(reason_of(&c, "By Ann Lee"), Some(Reason::ShortLine));
+    }
+
+    #[test]
+    fn the_headline_is_not_the_standfirst_above_it() {
+        let headline = "Council expands bus network to northern suburbs";
+        let standfirst = "Six new routes will connect the suburbs with the hospital, and the fares will not change for two years, officials said.";
+        let text = [
+            "Menu",
+            headline,
+            standfirst,
+            "May 3, 2019 9:14 am",
+            PARA_EN,
+            PARA_EN2,
+            PARA_EN3,
+        ]
+        .join("\n");
+        let c = run(&text);
+        assert!(reason_of(&c, headline).is_none(), "{:?}", c.removed);
+        assert_eq!(reason_of(&c, standfirst), Some(Reason::OutsideArticle));
     }
 
     #[test]
