@@ -349,6 +349,9 @@ impl Line {
         let mut prev: char = ' ';
         let mut word_start = 0;
         for (at, c) in text.char_indices() {
+            if !c.is_whitespace() && prev.is_whitespace() {
+                line.spaced += 1;
+            }
             if c == ':' && prev.is_ascii_digit() {
                 line.date_like |= text[at + 1..].starts_with(|d: char| d.is_ascii_digit());
             }
@@ -394,8 +397,8 @@ impl Line {
         }
         // CJK scripts do not separate words by spaces: a run of characters is one token.
         line.words += cjk_chars / 2;
-        if cjk_chars == 0 {
-            line.spaced = text.split_whitespace().count();
+        if cjk_chars > 0 {
+            line.spaced = 0;
         }
         line.ends_sentence = text
             .trim_end_matches(is_closing)
