@@ -6,11 +6,13 @@
 //!   score for "article here". Long sentence lines score for it; template lines, dates,
 //!   prompts and lists of names against it; other short lines (table cells, list items,
 //!   counters, repeated labels) cost almost nothing, so the article's tables and lists do not
-//!   split it. The densest run of that score (a maximum-sum segment) is the article. Inside
-//!   it the classifier is lenient, so headlines, subheads, list items, tables and captions of
-//!   the article stay; outside it only the headline stays. Structure carries most of the
-//!   weight, so it works for languages without a word list; a small multilingual list of
-//!   prompt phrases is one signal among several.
+//!   split it. Lists of records (short paragraphs alone between headline-like lines or
+//!   furniture: teasers, short comments) count nothing. The densest run of that score (a
+//!   maximum-sum segment) is the article; it ends before a run of dated post headers (a
+//!   comment thread). Inside it the classifier is lenient, so headlines, subheads, list items,
+//!   tables and captions of the article stay; outside it only the headline stays. Structure
+//!   carries most of the weight, so it works for languages without a word list; a small
+//!   multilingual list of prompt phrases is one signal among several.
 //! - across pages of one site: a line (digits, case and spacing normalized) seen on several
 //!   pages of the same site is template. Pages whose site is unknown get no cross-page rule:
 //!   repetition across different sites is how wire copy looks, not furniture. A page with
