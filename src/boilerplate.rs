@@ -6,11 +6,13 @@
 //!   score for "article here". Long sentence lines score for it; template lines, dates,
 //!   prompts and lists of names against it; other short lines (table cells, list items,
 //!   counters, repeated labels) cost almost nothing, so the article's tables and lists do not
-//!   split it. The densest run of that score (a maximum-sum segment) is the article. Inside
-//!   it the classifier is lenient, so headlines, subheads, list items, tables and captions of
-//!   the article stay; outside it only the headline stays. Structure carries most of the
-//!   weight, so it works for languages without a word list; a small multilingual list of
-//!   prompt phrases is one signal among several.
+//!   split it. Lists of records (short paragraphs alone between headline-like lines or
+//!   furniture: teasers, short comments) count nothing. The densest run of that score (a
+//!   maximum-sum segment) is the article; it ends before a run of dated post headers (a
+//!   comment thread). Inside it the classifier is lenient, so headlines, subheads, list items,
+//!   tables and captions of the article stay; outside it only the headline stays. Structure
+//!   carries most of the weight, so it works for languages without a word list; a small
+//!   multilingual list of prompt phrases is one signal among several.
 //! - across pages of one site: a line (digits, case and spacing normalized) seen on several
 //!   pages of the same site is template. Pages whose site is unknown get no cross-page rule:
 //!   repetition across different sites is how wire copy looks, not furniture. A page with
@@ -123,6 +125,16 @@ pub struct CleanConfig {
     /// A run of at least this many lines with one punctuation skeleton (dates and venues,
     /// "Team (Group A): 3rd") right after the article's last paragraph continues the article.
     pub attached_list_lines: usize,
+    /// At least this many date or time lines of one punctuation skeleton, close together and
+    /// each followed by text, head records: posts of a comment thread or a dated list. The
+    /// article ends before the first of them (0: off).
+    pub dated_records: usize,
+    /// A paragraph shorter than this, alone between furniture and repeated as a list (see
+    /// `discount_records`), is a teaser or a short comment.
+    pub record_max_words: usize,
+    /// Share of its density score that such a record keeps (0: it counts neither for nor
+    /// against the article).
+    pub record_weight: f64,
 }
 
 impl Default for CleanConfig {
@@ -136,6 +148,9 @@ impl Default for CleanConfig {
             template_penalty: 1.5,
             framed_min_template_lines: 5,
             attached_list_lines: 5,
+            dated_records: 3,
+            record_max_words: 40,
+            record_weight: 0.0,
         }
     }
 }
@@ -263,6 +278,9 @@ impl TemplateCounts {
 struct Line {
     /// Word tokens (runs of letters and digits); CJK text counts one word per two characters.
     words: usize,
+    /// Runs of non-space characters, or 0 for text with CJK characters (written without
+    /// spaces). Far fewer of them than words is a URL or markup, not a sentence.
+    spaced: usize,
     /// Tokens that are all digits.
     numeric: usize,
     /// Tokens starting with an uppercase letter.
@@ -273,6 +291,9 @@ struct Line {
     ends_sentence: bool,
     /// Starts with a lowercase letter: the continuation of a wrapped sentence.
     starts_lowercase: bool,
+    /// Starts with a dash: the attribution under a quote or an embedded post
+    /// ("— Ann Lee (@annlee) May 3, 2019"), part of the article even when it holds a date.
+    attribution: bool,
     /// Has a sentence boundary or clause punctuation inside.
     inner_punct: usize,
     /// Separators typical of menus and breadcrumbs: `|`, `•`, `»`, `›`, `/` between words.
@@ -330,6 +351,9 @@ impl Line {
         let mut prev: char = ' ';
         let mut word_start = 0;
         for (at, c) in text.char_indices() {
+            if !c.is_whitespace() && prev.is_whitespace() {
+                line.spaced += 1;
+            }
             if c == ':' && prev.is_ascii_digit() {
                 line.date_like |= text[at + 1..].starts_with(|d: char| d.is_ascii_digit());
             }
@@ -375,12 +399,16 @@ impl Line {
         }
         // CJK scripts do not separate words by spaces: a run of characters is one token.
         line.words += cjk_chars / 2;
+        if cjk_chars > 0 {
+            line.spaced = 0;
+        }
         line.ends_sentence = text
             .trim_end_matches(is_closing)
             .chars()
             .next_back()
             .is_some_and(is_sentence_end);
         line.starts_lowercase = text.chars().next().is_some_and(char::is_lowercase);
+        line.attribution = text.starts_with(['—', '–', '―']);
         line.prompt = prompt_kind(text, line.words);
         line
     }
@@ -389,9 +417,18 @@ impl Line {
         self.ends_sentence || self.inner_punct >= 2
     }
 
-    /// A long line with sentence structure: the stuff articles are made of.
+    /// A long line with sentence structure: the stuff articles are made of. A URL or a line
+    /// of markup splits into many words but has few spaces: not a sentence.
     fn is_prose(&self, config: &CleanConfig) -> bool {
-        self.words >= config.prose_words && self.has_sentence_punct() && !self.looks_like_list()
+        self.words >= config.prose_words
+            && self.has_sentence_punct()
+            && !self.looks_like_list()
+            && !self.is_code()
+    }
+
+    /// A URL or markup: fewer than half as many space-separated runs as words.
+    fn is_code(&self) -> bool {
+        self.spaced > 0 && self.spaced * 2 < self.words
     }
 
     /// Many capitalized or separated tokens and no sentence punctuation: a menu, a tag list,
@@ -415,13 +452,19 @@ impl Line {
         self.date_like || self.degree
     }
 
-    /// Dates, times, temperatures, counters: short lines made mostly of numbers.
+    /// Dates, times, temperatures, counters: short lines made mostly of numbers. The date
+    /// under a quote (an attribution) is the quote's, not a widget.
     fn is_widget(&self) -> bool {
+        if self.attribution {
+            return false;
+        }
         if self.degree && self.words <= 5 {
             return true;
         }
+        // A dated line may be longer: "PUBLISHED: 10:48, Tue, Nov 19, 2019 | UPDATED: ...".
+        let max_words = if self.date_like { 24 } else { 12 };
         self.numeric > 0
-            && self.words <= 12
+            && self.words <= max_words
             && !self.ends_sentence
             && (self.numeric * 10 >= self.words * 3 || self.words <= 2)
     }
@@ -720,17 +763,36 @@ fn density_score(line: &Line, hard: Option<Reason>, framed: bool, config: &Clean
         Prompt::Strong => return -1.0,
         Prompt::None => {}
     }
-    if line.words >= config.prose_words {
+    // A URL or markup counts as a short line, however many words it splits into.
+    if line.words >= config.prose_words && !line.is_code() {
         return 0.2;
     }
-    if line.words >= 5 && line.has_sentence_punct() {
+    if line.words >= 5 && line.has_sentence_punct() && !line.is_code() {
         return 0.1;
     }
     if framed {
-        0.05
+        FRAMED_SHORT
     } else {
         -config.short_penalty
     }
+}
+
+/// Density score of a short line on a page framed by its site template.
+const FRAMED_SHORT: f64 = 0.05;
+
+/// On a framed page the short lines right after the site header (byline, kicker, the page's
+/// own links) score slightly for the article, so the densest run starts with them. When the
+/// run holds a paragraph, it starts at its first line that is more than such a short line, as
+/// on other pages; the headline search above it then sees those lines.
+fn skip_framed_lead(scores: &[f64], prose: &[bool], region: (usize, usize)) -> (usize, usize) {
+    let (mut a, b) = region;
+    if !(a..=b).any(|k| prose[k]) {
+        return region;
+    }
+    while a < b && (scores[a] - FRAMED_SHORT).abs() < 1e-9 {
+        a += 1;
+    }
+    (a, b)
 }
 
 /// Could this line be the headline just above the article?
@@ -739,6 +801,7 @@ fn title_like(line: &Line) -> bool {
         && line.prompt == Prompt::None
         && line.numeric * 4 < line.words
         && !line.looks_like_list()
+        && !line.is_code()
 }
 
 /// The maximum-sum run of scores (Kadane); `None` when no run is positive.
@@ -816,6 +879,158 @@ fn attach_list(
         }
         if k - first >= config.attached_list_lines {
             return (a, k - 1);
+        }
+    }
+    region
+}
+
+/// Teaser and comment records lie at most this many lines apart.
+const RECORD_GAP: usize = 6;
+
+/// Teasers of other stories and short comments: a short paragraph with no paragraph next to
+/// it, followed by a headline-like line, by furniture or by the end of the page, at least
+/// twice within
+/// [`RECORD_GAP`] lines. Such paragraphs are the records of a list (headline and summary,
+/// name and post), not a run of an article's paragraphs, so they score only `record_weight`
+/// of their density (nothing, by default): a list of them no longer pulls the article's edge
+/// across the furniture in between. Inside the article they still stay, bridged by its
+/// paragraphs. A list counts as records only when the page's other paragraphs weigh at least
+/// as much as it does: an article made of short sections under subheads keeps its weight.
+fn discount_records(lines: &[Line], prose: &[bool], scores: &mut [f64], config: &CleanConfig) {
+    let n = lines.len();
+    // The end of the page counts as furniture: nothing of the article follows.
+    let furniture_after = |k: usize| {
+        k >= n
+            || !prose[k]
+                && (scores[k] <= -0.5
+                    || ((4..=20).contains(&lines[k].words) && !lines[k].ends_sentence))
+    };
+    let records: Vec<usize> = (0..n)
+        .filter(|&j| {
+            prose[j]
+                && lines[j].words < config.record_max_words
+                && (j == 0 || !prose[j - 1])
+                && (j + 1 >= n || !prose[j + 1])
+                && furniture_after(j + 1)
+        })
+        .collect();
+    // Lists: records at most RECORD_GAP lines apart, two or more.
+    let mut lists: Vec<&[usize]> = Vec::new();
+    let mut start = 0;
+    while start < records.len() {
+        let mut end = start + 1;
+        while end < records.len() && records[end] - records[end - 1] <= RECORD_GAP {
+            end += 1;
+        }
+        if end - start >= 2 {
+            lists.push(&records[start..end]);
+        }
+        start = end;
+    }
+    let weight = |js: &[usize]| js.iter().map(|&j| scores[j]).sum::<f64>();
+    let in_lists: f64 = lists.iter().map(|l| weight(l)).sum();
+    let all: f64 = (0..n).filter(|&j| prose[j]).map(|j| scores[j]).sum();
+    let others = all - in_lists;
+    let discounted: Vec<usize> = lists
+        .iter()
+        .filter(|l| others >= weight(l))
+        .flat_map(|l| l.iter().copied())
+        .collect();
+    for j in discounted {
+        scores[j] *= config.record_weight;
+    }
+}
+
+/// Dated record headers hold at most this many lines between them (a post or a teaser).
+const DATED_RECORD_GAP: usize = 12;
+
+/// Runs of dated record headers, by first line: date or time lines (widgets) that share one
+/// punctuation skeleton ("Ann on May 3, 2019 at 9:14 am said:", "2 days ago at 07:52 am"),
+/// each at most [`DATED_RECORD_GAP`] lines after the previous one with at least one line of
+/// text between, at least `min` of them. Such a run heads the posts of a comment thread or the
+/// items of a dated list, never the paragraphs of one article.
+fn dated_record_runs(
+    raw: &[&str],
+    index: &[usize],
+    lines: &[Line],
+    hard: &[Option<Reason>],
+    min: usize,
+) -> Vec<Vec<usize>> {
+    if min == 0 {
+        return Vec::new();
+    }
+    let mut by_skeleton: Vec<(Vec<char>, Vec<usize>)> = Vec::new();
+    for (j, line) in lines.iter().enumerate() {
+        if hard[j] != Some(Reason::Widget) || !line.is_dated() {
+            continue;
+        }
+        let skeleton = punctuation_skeleton(raw[index[j]].trim());
+        match by_skeleton.iter_mut().find(|(s, _)| *s == skeleton) {
+            Some((_, members)) => members.push(j),
+            None => by_skeleton.push((skeleton, vec![j])),
+        }
+    }
+    let mut runs: Vec<Vec<usize>> = Vec::new();
+    for (_, members) in by_skeleton {
+        let mut run: Vec<usize> = Vec::new();
+        for j in members {
+            if let Some(&last) = run.last() {
+                if j - last > DATED_RECORD_GAP || j - last < 2 {
+                    if run.len() >= min {
+                        runs.push(std::mem::take(&mut run));
+                    }
+                    run.clear();
+                }
+            }
+            run.push(j);
+        }
+        if run.len() >= min {
+            runs.push(run);
+        }
+    }
+    runs.sort_unstable_by_key(|r| r[0]);
+    runs
+}
+
+/// End the article before a comment thread or a dated list (see [`dated_record_runs`]).
+/// When the densest run starts after the first record, it is a post, not the article: the
+/// article is then the densest run before the records, if it has a paragraph. Records count
+/// only when most of them hold a paragraph (posts); a dated list of headlines around a short
+/// article does not. Between the article and the first record there must be furniture (a
+/// prompt such as "12 comments", a template or a list of links) and the article keeps at
+/// least two paragraphs: a live report whose timestamps follow its lede directly stays whole.
+fn end_before_dated_records(
+    runs: &[Vec<usize>],
+    scores: &[f64],
+    prose: &[bool],
+    region: (usize, usize),
+) -> (usize, usize) {
+    let (a, b) = region;
+    let paragraphs = |from: usize, to: usize| (from..=to).filter(|&k| prose[k]).count();
+    for run in runs {
+        let (first, last) = (run[0], run[run.len() - 1]);
+        let posts = run
+            .windows(2)
+            .filter(|w| paragraphs(w[0] + 1, w[1] - 1) > 0)
+            .count();
+        if posts * 2 < run.len() - 1 {
+            continue;
+        }
+        let break_before = |end: usize| scores[end + 1..first].iter().any(|&x| x <= -0.5);
+        if first < a && a <= last {
+            if let Some(before) = densest_run(&scores[..first]) {
+                if paragraphs(before.0, before.1) > 0 && break_before(before.1) {
+                    return before;
+                }
+            }
+        } else if a < first && first <= b {
+            let mut end = first - 1;
+            while end > a && !prose[end] {
+                end -= 1;
+            }
+            if paragraphs(a, end) >= 2 && break_before(end) {
+                return (a, end);
+            }
         }
     }
     region
@@ -917,15 +1132,36 @@ pub fn clean_page(
             scores[j + 1] = scores[j + 1].max(0.3);
         }
     }
-    let region = densest_run(&scores).map(|r| attach_list(&raw, &index, &lines, &hard, r, config));
+    // Lines that score as paragraphs (the long-prose branch of `density_score`).
+    let prose: Vec<bool> = lines
+        .iter()
+        .zip(&hard)
+        .map(|(l, h)| {
+            *h != Some(Reason::Template) && l.is_prose(config) && l.prompt != Prompt::Strong
+        })
+        .collect();
+    discount_records(&lines, &prose, &mut scores, config);
+    let dated_runs = dated_record_runs(&raw, &index, &lines, &hard, config.dated_records);
+    let region = densest_run(&scores)
+        .map(|r| end_before_dated_records(&dated_runs, &scores, &prose, r))
+        .map(|r| {
+            if framed {
+                skip_framed_lead(&scores, &prose, r)
+            } else {
+                r
+            }
+        })
+        .map(|r| attach_list(&raw, &index, &lines, &hard, r, config));
 
     // The headline usually stands a few lines above the body (byline and date between); of
-    // the headline-like lines there, the longest is the headline, not the byline.
+    // the headline-like lines there, the longest is the headline, not the byline. A paragraph
+    // there (a standfirst, a caption) is not a headline, however long.
     let mut title: Option<usize> = None;
     if let Some((start, _)) = region {
         for j in (start.saturating_sub(4)..start).rev() {
             if hard[j].is_none()
                 && title_like(&lines[j])
+                && !prose[j]
                 && title.is_none_or(|t| lines[j].words > lines[t].words)
             {
                 title = Some(j);
@@ -1084,6 +1320,7 @@ mod tests {
             ", 2023",
             "3 min read",
             "Nov 18, 2019 at 9:24 pm ET",
+            "PUBLISHED: 10:48, Tue, Nov 19, 2019 | UPDATED: 11:05, Tue, Nov 19, 2019",
         ] {
             let c = run(&page(&[w], &[]));
             assert_eq!(reason_of(&c, w), Some(Reason::Widget), "{w}");
@@ -1389,6 +1626,199 @@ mod tests {
         let mut frame: Vec<&str> = header.to_vec();
         frame.extend(footer);
         assert_eq!(removed, frame, "{:?}", c.removed);
+    }
+
+    const POSTS: [&str; 4] = [
+        "I have been taking the new route to the hospital every morning since it opened, and it is faster than the old one by at least ten minutes.",
+        "Six routes sound good on paper, but the buses on the existing lines are already late most of the time, so I would like to see that fixed first.",
+        "Does anyone know whether the night buses will also run on the new routes, or is this only for the daytime service during the week?",
+        "The university campus really needed this connection. Students have been asking for it for years, and it is good to see the council finally listen.",
+    ];
+
+    #[test]
+    fn a_comment_thread_after_the_article_goes() {
+        let stamps = [
+            "Ann on May 3, 2019 at 9:14 am said:",
+            "Bo on May 3, 2019 at 10:02 am said:",
+            "Cy on May 4, 2019 at 8:40 pm said:",
+            "Di on May 5, 2019 at 7:05 am said:",
+        ];
+        let mut lines = vec!["Menu", PARA_EN, PARA_EN2, PARA_EN3, "4 comments"];
+        for (stamp, post) in stamps.iter().zip(POSTS) {
+            lines.extend([*stamp, post, post, "Reply"]);
+        }
+        let c = run(&lines.join("\n"));
+        assert_eq!(
+            c.text,
+            [PARA_EN, PARA_EN2, PARA_EN3].join("\n"),
+            "{:?}",
+            c.removed
+        );
+    }
+
+    #[test]
+    fn a_live_report_with_timestamps_stays_whole() {
+        // Entries (and the lede) of two paragraphs outweigh the timestamps between them;
+        // single-paragraph ones do not, with or without the rule for dated records.
+        let mut lines = vec!["Live: council votes on the bus network", PARA_EN, PARA_EN3];
+        for (stamp, post) in ["09:14", "09:32", "10:05", "10:41"].iter().zip(POSTS) {
+            lines.extend([*stamp, post, PARA_EN2]);
+        }
+        let c = run(&lines.join("\n"));
+        for post in POSTS {
+            assert!(c.text.contains(post), "{post}: {:?}", c.removed);
+        }
+        assert!(c.text.contains(PARA_EN) && c.text.contains(PARA_EN3));
+        assert!(c.text.starts_with("Live: council votes on the bus network"));
+    }
+
+    const TEASERS: [(&str, &str); 4] = [
+        (
+            "Harbour district gets a new budget",
+            "The council approved a budget for the harbour district that doubles the money for repairs to the old quay walls.",
+        ),
+        (
+            "Storm closes schools and roads in the north",
+            "Heavy rain flooded several roads on Monday morning, and the schools in three villages stayed closed for the day.",
+        ),
+        (
+            "Why the new bridge is two years late",
+            "Engineers found weak ground under the eastern pier, and the design had to be changed before work could go on.",
+        ),
+        (
+            "Five things to do in town this weekend",
+            "A food market, two concerts and a late opening of the museum are among the events planned for the weekend.",
+        ),
+    ];
+
+    #[test]
+    fn a_teaser_list_after_the_article_goes() {
+        // The article outweighs the list; a page whose paragraphs are all such records keeps
+        // them (next test).
+        let article = [PARA_EN, PARA_EN2, PARA_EN3, PARA_IT, PARA_PT];
+        let mut lines = vec!["Menu"];
+        lines.extend(article);
+        lines.push("More from the Ledger");
+        for (headline, summary) in TEASERS {
+            lines.extend([headline, summary]);
+        }
+        let c = run(&lines.join("\n"));
+        assert_eq!(c.text, article.join("\n"), "{:?}", c.removed);
+    }
+
+    #[test]
+    fn an_article_of_short_sections_under_subheads_stays() {
+        let mut lines = vec!["Menu"];
+        for (subhead, paragraph) in TEASERS {
+            lines.extend([subhead, paragraph]);
+        }
+        let c = run(&lines.join("\n"));
+        assert_eq!(c.removed.len(), 1, "{:?}", c.removed);
+        assert_eq!(reason_of(&c, "Menu"), Some(Reason::Prompt));
+    }
+
+    #[test]
+    fn the_dated_attribution_under_a_quote_stays() {
+        let quote = "“We will rebuild the bridge before winter,” the mayor wrote on Tuesday.";
+        let signature = "— Ann Lee (@annlee) May 3, 2019";
+        let text = [PARA_EN, quote, signature, PARA_EN2, PARA_EN3].join("\n");
+        let c = run(&text);
+        assert!(c.removed.is_empty(), "{:?}", c.removed);
+        // Without the dash it is a dateline: a widget.
+        let text = [PARA_EN, quote, &signature[4..], PARA_EN2, PARA_EN3].join("\n");
+        assert_eq!(
+            reason_of(&run(&text), &signature[4..]),
+            Some(Reason::Widget)
+        );
+    }
+
+    #[test]
+    fn a_url_is_not_a_paragraph() {
+        let url = "https://www.example.com/news/local/article/Council-expands-the-bus-network-to-the-northern-suburbs-14848175.php";
+        let notice = "© The Ledger 2019. All rights reserved.";
+        let text = [PARA_EN, PARA_EN2, PARA_EN3, notice, url].join("\n");
+        let c = run(&text);
+        assert_eq!(
+            reason_of(&c, url),
+            Some(Reason::OutsideArticle),
+            "{:?}",
+            c.removed
+        );
+        assert_eq!(c.text, [PARA_EN, PARA_EN2, PARA_EN3].join("\n"));
+        // Nor is a URL above the article its headline.
+        let c = run(&[url, PARA_EN, PARA_EN2, PARA_EN3].join("\n"));
+        assert_eq!(reason_of(&c, url), Some(Reason::OutsideArticle));
+    }
+
+    #[test]
+    fn on_a_framed_page_the_byline_goes_and_the_headline_stays() {
+        let header = [
+            "Front page",
+            "World",
+            "Business",
+            "Sport",
+            "Culture",
+            "Opinion",
+        ];
+        let footer = [
+            "About the Ledger",
+            "Contact",
+            "Jobs",
+            "Privacy",
+            "© The Ledger",
+        ];
+        let page = |byline: &str, headline: &str, body: &[&str]| {
+            let mut l: Vec<&str> = header.to_vec();
+            l.extend([byline, "City Hall", headline]);
+            l.extend(body);
+            l.extend(footer);
+            l.join("\n")
+        };
+        let headline = "Council expands bus network to northern suburbs";
+        let pages = [
+            page("By Ann Lee", headline, &[PARA_EN, PARA_EN2, PARA_EN3]),
+            page(
+                "By Bo Chen",
+                "Harbour district gets a new budget",
+                &[PARA_IT, PARA_PT],
+            ),
+        ];
+        let mut counts = TemplateCounts::new();
+        for p in &pages {
+            counts.observe(Some("ledger.example"), p);
+        }
+        let c = clean(
+            &pages[0],
+            Some("ledger.example"),
+            Some(&counts),
+            &CleanConfig::default(),
+        );
+        assert_eq!(
+            c.text,
+            [headline, PARA_EN, PARA_EN2, PARA_EN3].join("\n"),
+            "{:?}",
+            c.removed
+        );
+        assert_eq!(reason_of(&c, "By Ann Lee"), Some(Reason::ShortLine));
+    }
+
+    #[test]
+    fn the_headline_is_not_the_standfirst_above_it() {
+        let headline = "Council expands bus network to northern suburbs";
+        let standfirst = "Six new routes will connect the suburbs with the hospital, and the fares will not change for two years, officials said.";
+        let text = [
+            "Menu",
+            headline,
+            standfirst,
+            "May 3, 2019 9:14 am",
+            PARA_EN,
+            PARA_EN2,
+            PARA_EN3,
+        ]
+        .join("\n");
+        let c = run(&text);
+        assert!(reason_of(&c, headline).is_none(), "{:?}", c.removed);
+        assert_eq!(reason_of(&c, standfirst), Some(Reason::OutsideArticle));
     }
 
     #[test]
