@@ -265,6 +265,17 @@ impl TemplateCounts {
         }
     }
 
+    /// Every (site line key, pages) count, for storing the counts elsewhere.
+    pub fn entries(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        self.pages.iter().map(|(k, n)| (*k, *n))
+    }
+
+    /// Add `pages` to the count of a site line key taken from [`TemplateCounts::entries`].
+    pub fn add_entry(&mut self, key: u64, pages: u32) {
+        let n = self.pages.entry(key).or_insert(0);
+        *n = n.saturating_add(pages);
+    }
+
     fn pages_with(&self, site: &str, line_hash: u64) -> u32 {
         self.pages
             .get(&site_key(site, line_hash))

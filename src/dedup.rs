@@ -215,6 +215,27 @@ impl LineCounts {
         self.repeated = big;
     }
 
+    /// The repeated-line counts: line hash ([`line_hash`]) and the documents holding it.
+    pub fn repeated_counts(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        self.repeated.iter().map(|(h, n)| (*h, *n))
+    }
+
+    /// Add `documents` to the count of line hash `h` (counts kept elsewhere, e.g. an index).
+    pub fn add_repeated(&mut self, h: u64, documents: u32) {
+        let n = self.repeated.entry(h).or_insert(0);
+        *n = n.saturating_add(documents);
+    }
+
+    /// The per-site template line counts.
+    pub fn templates(&self) -> &TemplateCounts {
+        &self.templates
+    }
+
+    /// The per-site template line counts, to add counts kept elsewhere.
+    pub fn templates_mut(&mut self) -> &mut TemplateCounts {
+        &mut self.templates
+    }
+
     /// Count a batch of documents in parallel.
     pub fn observe_docs(&mut self, docs: &[Doc], config: &DedupConfig, clean: bool) {
         let part = docs
@@ -346,7 +367,7 @@ pub fn sketch_docs(
 
 /// Hash of a normalized line with fewer than `max_words` words (None: empty, too long, or
 /// holding a number: table rows such as "Net 1,458,000 vs 1,070,000" are the story itself).
-fn line_hash(line: &str, max_words: usize) -> Option<u64> {
+pub fn line_hash(line: &str, max_words: usize) -> Option<u64> {
     if line.bytes().any(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -395,6 +416,35 @@ impl DocFrequency {
         }
     }
 
+    /// Take back one document's shingle set counted by [`DocFrequency::add_set`].
+    pub fn remove_set(&self, set: &[u64]) {
+        for &h in set {
+            for slot in Self::slots(h) {
+                self.counters[slot].fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Every counter, in order (to store the counts and add them back later).
+    pub fn counters(&self) -> Vec<u32> {
+        self.counters
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect()
+    }
+
+    /// Add counters taken with [`DocFrequency::counters`]; false (and nothing added) when
+    /// their number differs from this sketch's.
+    pub fn add_counters(&self, counters: &[u32]) -> bool {
+        if counters.len() != self.counters.len() {
+            return false;
+        }
+        for (c, n) in self.counters.iter().zip(counters) {
+            c.fetch_add(*n, Ordering::Relaxed);
+        }
+        true
+    }
+
     /// The estimated number of documents holding `h`.
     pub fn count(&self, h: u64) -> u32 {
         let [a, b] = Self::slots(h);
@@ -430,6 +480,12 @@ pub struct Sketch {
 /// Sketch one document's (already cleaned) text.
 pub fn sketch(text: &str, config: &DedupConfig) -> Sketch {
     let mut s = shingled(text, config);
+    sign(&mut s, config);
+    s
+}
+
+/// Add the signatures of the configured method to a sketch that has its shingles.
+fn sign(s: &mut Sketch, config: &DedupConfig) {
     match config.method {
         Method::Minhash => {
             if config.uses_lede_index() {
@@ -440,7 +496,6 @@ pub fn sketch(text: &str, config: &DedupConfig) -> Sketch {
         }
         Method::Simhash => s.simhash = simhash::simhash(&s.sequence),
     }
-    s
 }
 
 /// The part of a [`Sketch`] that verification needs: shingles and length, no signatures (the
@@ -455,6 +510,20 @@ pub fn shingled(text: &str, config: &DedupConfig) -> Sketch {
         chars: text.chars().count(),
         ..Sketch::default()
     }
+}
+
+/// The sketch of a document from its shingle sequence and its length in characters: what
+/// [`sketch`] makes after shingling (a stored sequence can be sketched again without its text).
+pub fn sketch_sequence(sequence: Vec<u64>, chars: usize, config: &DedupConfig) -> Sketch {
+    let set = shingle::to_set(sequence.clone());
+    let mut s = Sketch {
+        sequence,
+        set,
+        chars,
+        ..Sketch::default()
+    };
+    sign(&mut s, config);
+    s
 }
 
 /// Where each document went.
@@ -627,6 +696,23 @@ pub struct CandidateKeys {
 pub struct DocKeys {
     keys: Vec<u32>,
     simhash: Option<u64>,
+}
+
+impl DocKeys {
+    /// Keys kept elsewhere (e.g. in an index), as [`CandidateKeys::keys_of`] made them.
+    pub fn from_parts(keys: Vec<u32>, simhash: Option<u64>) -> DocKeys {
+        DocKeys { keys, simhash }
+    }
+
+    /// The LSH bucket keys (empty with SimHash, or for a document without shingles).
+    pub fn keys(&self) -> &[u32] {
+        &self.keys
+    }
+
+    /// The SimHash (None with MinHash, or for a document without shingles).
+    pub fn simhash(&self) -> Option<u64> {
+        self.simhash
+    }
 }
 
 impl CandidateKeys {
