@@ -2,6 +2,7 @@
 //! ids, parameters, locking between processes, and atomicity under SIGKILL.
 
 use assert_cmd::Command;
+use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 use rusqlite::Connection;
 use serde_json::Value;
@@ -60,7 +61,7 @@ fn add_then_stats() {
     let s = stats(&index);
     assert_eq!(s["documents"], 3);
     assert_eq!(s["batches"], 1);
-    assert_eq!(s["format_version"], 1);
+    assert_eq!(s["format_version"], 2);
     assert_eq!(s["hash"], "xxh3-64 seed 0x636f70796465736b");
     let ngram = copydesk::dedup::DedupConfig::default().shingle.ngram;
     assert_eq!(s["parameters"]["config"]["shingle"]["ngram"], ngram);
@@ -433,4 +434,138 @@ fn killed_writer_leaves_the_batch_whole_or_absent() {
         "{trials} kills over {:.0} ms: batch absent {absent} ({mid_write} of them killed mid-write), whole {whole}",
         full.as_secs_f64() * 1000.0
     );
+}
+
+/// Stories of random words, each printed 5 times under the same short headline: 3 copies in
+/// `a`, 2 in `b`. The headline is in 3 documents of `a` alone (kept there) but in 5 of both
+/// (dropped as a repeated line in one run over everything).
+fn write_headline_fixture(a: &Path, b: &Path) {
+    let mut rng = SplitMix(11);
+    let syllables = ["ba", "ko", "ri", "te", "mu", "sa", "ne", "lo", "pi", "du"];
+    let word = |rng: &mut SplitMix| -> String {
+        (0..2 + rng.next() % 3)
+            .map(|_| syllables[(rng.next() % syllables.len() as u64) as usize])
+            .collect()
+    };
+    let (mut first, mut second) = (String::new(), String::new());
+    for story in 0..12 {
+        let headline: Vec<String> = (0..4).map(|_| word(&mut rng)).collect();
+        let body: Vec<String> = (0..140).map(|_| word(&mut rng)).collect();
+        for copy in 0..5 {
+            // Copies cut at different lengths, in lines of 20 words (long lines: never dropped).
+            let keep = 140 - copy * 18;
+            let lines: Vec<String> = body[..keep].chunks(20).map(|c| c.join(" ")).collect();
+            let text = format!(
+                "{}\nBy Staff Writer\n{}",
+                headline.join(" "),
+                lines.join("\n")
+            );
+            let line = serde_json::json!({"id": format!("s{story}c{copy}"), "text": text});
+            let out = if copy < 3 { &mut first } else { &mut second };
+            out.push_str(&line.to_string());
+            out.push('\n');
+        }
+    }
+    std::fs::write(a, first).unwrap();
+    std::fs::write(b, second).unwrap();
+}
+
+fn dedup_output(args: &[&std::ffi::OsStr]) -> (Vec<Value>, Value) {
+    let out = copydesk()
+        .args(["dedup", "-o", "-", "--summary", "json"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = serde_json::from_slice(&out.stderr).expect("JSON summary");
+    (lines(&out.stdout), summary)
+}
+
+#[test]
+fn lines_repeated_only_with_a_later_batch_give_the_output_of_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
+    write_headline_fixture(&a, &b);
+    let (whole, _) = dedup_output(&[a.as_os_str(), b.as_os_str()]);
+    let new = &whole[whole.len() / 5 * 3..];
+    assert!(new.iter().any(|l| l["duplicate_of"].is_string()));
+
+    // One batch stored, the other compared: stored sketches drop the headline on the fly.
+    let index = dir.path().join("one.index");
+    add(&index, &a).success();
+    let (got, summary) = dedup_output(&["--against".as_ref(), index.as_os_str(), b.as_os_str()]);
+    assert_eq!(got, new);
+    assert!(
+        summary["stored_sketches_replayed"].as_u64() > Some(0),
+        "{summary}"
+    );
+    assert_eq!(summary["stored_sketches_stale"], 0);
+
+    // Stored in two batches, the second making the headline repeated for the first: the
+    // second add re-sketches the stored copies.
+    let (a1, a2) = (dir.path().join("a1.jsonl"), dir.path().join("a2.jsonl"));
+    let text = std::fs::read_to_string(&b).unwrap();
+    std::fs::write(&a1, std::fs::read_to_string(&a).unwrap()).unwrap();
+    std::fs::write(&a2, &text).unwrap();
+    let two = dir.path().join("two.index");
+    add(&two, &a1).success();
+    add(&two, &a2)
+        .success()
+        .stderr(contains("0 stored documents re-sketched").not());
+    // Against the index holding everything, a batch of exact copies of `b` under new ids.
+    let copies = dir.path().join("copies.jsonl");
+    std::fs::write(&copies, text.replace("\"id\":\"s", "\"id\":\"x")).unwrap();
+    let (got, _) = dedup_output(&["--against".as_ref(), two.as_os_str(), copies.as_os_str()]);
+    let (whole, _) = dedup_output(&[a.as_os_str(), b.as_os_str(), copies.as_os_str()]);
+    assert_eq!(got, whole[whole.len() - got.len()..]);
+
+    // check --against counts the same duplicates.
+    let out = copydesk()
+        .args(["check", "--json", "--against"])
+        .arg(&index)
+        .arg(&b)
+        .output()
+        .unwrap();
+    let check: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let duplicates = new.iter().filter(|l| l["duplicate_of"].is_string()).count();
+    assert_eq!(check["duplicates"], duplicates);
+}
+
+#[test]
+fn an_index_of_an_older_format_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = dir.path().join("old.index");
+    let conn = Connection::open(&index).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+         INSERT INTO meta VALUES ('format', 'copydesk-index'), ('format_version', '1'),
+             ('hash', 'xxh3-64 seed 0x636f70796465736b');
+         CREATE TABLE documents (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
+             batch INTEGER NOT NULL, sketch BLOB NOT NULL);",
+    )
+    .unwrap();
+    drop(conn);
+    for args in [
+        vec!["index", "stats"],
+        vec!["dedup", "-o", "-", "--against"],
+        vec!["check", "--against"],
+    ] {
+        let mut command = copydesk();
+        command.args(&args).arg(&index);
+        if args[0] != "index" {
+            command.arg(data("batch_b.jsonl"));
+        }
+        command
+            .assert()
+            .code(2)
+            .stderr(contains("format version 1 is not supported"))
+            .stderr(contains("reads version 2"));
+    }
+    add(&index, &data("batch_a.jsonl"))
+        .code(2)
+        .stderr(contains("format version 1 is not supported"));
 }

@@ -10,6 +10,7 @@ use clap::Args;
 use copydesk::boilerplate::{self, CleanConfig};
 use copydesk::dedup;
 use copydesk::index::{Index, Parameters};
+use copydesk::pipeline::InMemory;
 use rayon::prelude::*;
 use serde_json::json;
 use std::io::Write;
@@ -109,26 +110,29 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
                 .count()
         })
         .sum();
-    let texts: Vec<String> = if parameters.clean {
-        docs.par_iter()
-            .zip(&cleaned)
-            .map(|(d, c)| boilerplate::matching_text(&d.text, c))
-            .collect()
-    } else {
-        docs.iter().map(|d| d.text.clone()).collect()
-    };
-    drop(cleaned);
-    let texts: Vec<&str> = texts.iter().map(|t| t.as_str()).collect();
-    let sketches = dedup::sketch_texts(&texts, &parameters.config, &|| {});
-
     let (assignments, stored) = match &args.against {
+        // The stored documents and these clustered as one run over both would: the same
+        // matching as `dedup --against`.
         Some(index) => {
-            let against = cluster_against(index, &parameters, docs, sketches)?;
-            let stored = against.stored;
-            let mut assignments = against.outcome.assignments;
-            (assignments.split_off(stored), stored)
+            drop(cleaned);
+            let against = cluster_against(index, &parameters, &InMemory(docs))?;
+            let stored = against.stored();
+            (against.assignments, stored)
         }
-        None => (dedup::cluster(sketches, &parameters.config)?.assignments, 0),
+        None => {
+            let texts: Vec<String> = if parameters.clean {
+                docs.par_iter()
+                    .zip(&cleaned)
+                    .map(|(d, c)| boilerplate::matching_text(&d.text, c))
+                    .collect()
+            } else {
+                docs.iter().map(|d| d.text.clone()).collect()
+            };
+            drop(cleaned);
+            let texts: Vec<&str> = texts.iter().map(|t| t.as_str()).collect();
+            let sketches = dedup::sketch_texts(&texts, &parameters.config, &|| {});
+            (dedup::cluster(sketches, &parameters.config)?.assignments, 0)
+        }
     };
     let duplicates = assignments
         .iter()
