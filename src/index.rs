@@ -1438,65 +1438,96 @@ impl<'a> BitWriter<'a> {
     }
 }
 
-struct BitReader<'a, 'b> {
-    cursor: &'b mut Cursor<'a>,
-    bits: u64,
+/// Bits read from the lowest bit of each byte up, a word at a time.
+struct BitReader<'a> {
+    bytes: &'a [u8],
+    next: usize,
+    buffer: u64,
     available: u32,
+    used: u64,
 }
 
-impl<'a, 'b> BitReader<'a, 'b> {
-    fn new(cursor: &'b mut Cursor<'a>) -> Self {
+const TRUNCATED: &str = "truncated bit stream";
+
+impl<'a> BitReader<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
         BitReader {
-            cursor,
-            bits: 0,
+            bytes,
+            next: 0,
+            buffer: 0,
             available: 0,
+            used: 0,
         }
     }
 
-    fn bit(&mut self) -> Result<bool, String> {
-        if self.available == 0 {
-            let (&byte, rest) = self
-                .cursor
-                .bytes
-                .split_first()
-                .ok_or_else(|| "truncated bit stream".to_string())?;
-            self.cursor.bytes = rest;
-            self.bits = u64::from(byte);
-            self.available = 8;
+    fn refill(&mut self) {
+        while self.available <= 56 {
+            let Some(&byte) = self.bytes.get(self.next) else {
+                break;
+            };
+            self.buffer |= u64::from(byte) << self.available;
+            self.next += 1;
+            self.available += 8;
         }
-        let b = self.bits & 1 == 1;
-        self.bits >>= 1;
-        self.available -= 1;
-        Ok(b)
     }
 
+    fn consume(&mut self, n: u32) {
+        self.buffer = self.buffer.checked_shr(n).unwrap_or(0);
+        self.available -= n;
+        self.used += u64::from(n);
+    }
+
+    /// The next `n` bits (n ≤ 64) as a number.
     fn get(&mut self, n: u32) -> Result<u64, String> {
-        let mut value = 0u64;
-        let mut got = 0;
-        while got < n {
-            if self.available == 0 {
-                let (&byte, rest) = self
-                    .cursor
-                    .bytes
-                    .split_first()
-                    .ok_or_else(|| "truncated bit stream".to_string())?;
-                self.cursor.bytes = rest;
-                self.bits = u64::from(byte);
-                self.available = 8;
-            }
-            let take = (n - got).min(self.available);
-            let part = self.bits & ((1u64 << take) - 1);
-            value |= part << got;
-            self.bits >>= take;
-            self.available -= take;
-            got += take;
+        if n > 32 {
+            let low = self.get(32)?;
+            let high = self.get(n - 32)?;
+            return Ok(low | high << 32);
         }
+        if self.available < n {
+            self.refill();
+            if self.available < n {
+                return Err(TRUNCATED.into());
+            }
+        }
+        let value = self.buffer & (1u64 << n).wrapping_sub(1);
+        self.consume(n);
         Ok(value)
+    }
+
+    /// The number of one bits before the next zero bit (read too), or `limit` ones (then no
+    /// zero is read).
+    fn unary(&mut self, limit: u32) -> Result<u32, String> {
+        let mut count = 0;
+        loop {
+            if self.available == 0 {
+                self.refill();
+                if self.available == 0 {
+                    return Err(TRUNCATED.into());
+                }
+            }
+            // Bits past `available` are zero, so the run never reaches beyond them.
+            let ones = self.buffer.trailing_ones().min(limit - count);
+            self.consume(ones);
+            count += ones;
+            if count == limit {
+                return Ok(count);
+            }
+            if self.available > 0 {
+                self.consume(1);
+                return Ok(count);
+            }
+        }
+    }
+
+    /// Bytes taken, the last one padded.
+    fn bytes_used(&self) -> usize {
+        self.used.div_ceil(8) as usize
     }
 }
 
 /// Unary quotients this long or longer escape to a plain 64-bit gap.
-const RICE_ESCAPE: u64 = 32;
+const RICE_ESCAPE: u32 = 32;
 
 /// Bits needed to tell `n` values apart (0 for n ≤ 1).
 fn width_for(n: usize) -> u32 {
@@ -1603,8 +1634,8 @@ pub fn encode_sketch(sketch: &StoredSketch, out: &mut Vec<u8>) {
             let gap = h - previous;
             previous = h;
             let quotient = gap >> k;
-            if quotient >= RICE_ESCAPE {
-                bits.put(u64::MAX, RICE_ESCAPE as u32);
+            if quotient >= u64::from(RICE_ESCAPE) {
+                bits.put(u64::MAX, RICE_ESCAPE);
                 bits.put(gap, 64);
             } else {
                 bits.put((1u64 << quotient) - 1, quotient as u32);
@@ -1646,6 +1677,12 @@ pub fn encode_sketch(sketch: &StoredSketch, out: &mut Vec<u8>) {
 
 /// Read a sketch written by [`encode_sketch`]; the message says what is wrong with it.
 pub fn decode_sketch(bytes: &[u8]) -> Result<StoredSketch, String> {
+    decode_sketch_and_set(bytes).map(|(sketch, _)| sketch)
+}
+
+/// [`decode_sketch`], also giving the stored sequence's set (sorted, distinct), which the
+/// format holds anyway.
+pub fn decode_sketch_and_set(bytes: &[u8]) -> Result<(StoredSketch, Vec<u64>), String> {
     let mut c = Cursor { bytes };
     let chars = usize::try_from(c.varint()?).map_err(|_| "character count too large")?;
     let n = c.length_bits(1)?;
@@ -1655,17 +1692,14 @@ pub fn decode_sketch(bytes: &[u8]) -> Result<StoredSketch, String> {
         if k > 63 {
             return Err(format!("Rice parameter {k} over 63"));
         }
-        let mut bits = BitReader::new(&mut c);
+        let mut bits = BitReader::new(c.bytes);
         let mut previous = 0u64;
         for i in 0..n {
-            let mut quotient = 0u64;
-            while quotient < RICE_ESCAPE && bits.bit()? {
-                quotient += 1;
-            }
+            let quotient = bits.unary(RICE_ESCAPE)?;
             let gap = if quotient == RICE_ESCAPE {
                 bits.get(64)?
             } else {
-                (quotient << k) | bits.get(k)?
+                (u64::from(quotient) << k) | bits.get(k)?
             };
             let h = previous
                 .checked_add(gap)
@@ -1676,6 +1710,7 @@ pub fn decode_sketch(bytes: &[u8]) -> Result<StoredSketch, String> {
             set.push(h);
             previous = h;
         }
+        c.bytes = &c.bytes[bits.bytes_used()..];
     }
     let m = c.length_bits(1)?;
     let mut sequence = Vec::with_capacity(m);
@@ -1684,7 +1719,7 @@ pub fn decode_sketch(bytes: &[u8]) -> Result<StoredSketch, String> {
         if width != width_for(n) {
             return Err(format!("position width {width} does not fit a set of {n}"));
         }
-        let mut bits = BitReader::new(&mut c);
+        let mut bits = BitReader::new(c.bytes);
         for _ in 0..m {
             let position = bits.get(width)?;
             let h = usize::try_from(position)
@@ -1693,6 +1728,7 @@ pub fn decode_sketch(bytes: &[u8]) -> Result<StoredSketch, String> {
                 .ok_or_else(|| format!("sequence position {position} outside the set of {n}"))?;
             sequence.push(*h);
         }
+        c.bytes = &c.bytes[bits.bytes_used()..];
     } else if n > 0 {
         return Err("a shingle set without a sequence".into());
     }
@@ -1737,11 +1773,14 @@ pub fn decode_sketch(bytes: &[u8]) -> Result<StoredSketch, String> {
     if !c.bytes.is_empty() {
         return Err(format!("{} bytes left over", c.bytes.len()));
     }
-    Ok(StoredSketch {
-        chars,
-        sequence,
-        groups,
-    })
+    Ok((
+        StoredSketch {
+            chars,
+            sequence,
+            groups,
+        },
+        set,
+    ))
 }
 
 #[cfg(test)]

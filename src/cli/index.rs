@@ -8,11 +8,11 @@ use clap::{Args, Subcommand};
 use copydesk::cluster::{self, UnionFind};
 use copydesk::dedup::{
     check_pair, content_hash, exact_copies, join_exact_copies, stock_cap, Assignment,
-    CandidateKeys, DedupConfig, DocFrequency, DocKeys, LineCounts, Sketch,
+    CandidateKeys, DedupConfig, DocFrequency, DocKeys, LineCounts, Over, Sketch,
 };
 use copydesk::index::{
-    decode_sketch, encode_sketch, Entry, Index, LineContext, LineState, Parameters, Repeated,
-    StoredSketch, DEFAULT_LOCK_TIMEOUT,
+    decode_sketch_and_set, encode_sketch, Entry, Index, LineContext, LineState, Parameters,
+    Repeated, StoredSketch, DEFAULT_LOCK_TIMEOUT,
 };
 use copydesk::pipeline::Corpus;
 use copydesk::shingle;
@@ -470,13 +470,7 @@ struct Sources<'a> {
 impl Sources<'_> {
     /// The encoded sketches of `docs` (read one after another), decoded and reduced to what
     /// verification needs in parallel: set and sequence without stock shingles.
-    fn states(
-        &self,
-        docs: &[u32],
-        df: &DocFrequency,
-        cap: u32,
-        with_sequence: bool,
-    ) -> Result<Vec<Sketch>> {
+    fn states(&self, docs: &[u32], stock: &Over, with_sequence: bool) -> Result<Vec<Sketch>> {
         let stored = self.seqs.len();
         let mut blobs: Vec<Vec<u8>> = Vec::with_capacity(docs.len());
         for &d in docs {
@@ -498,13 +492,27 @@ impl Sources<'_> {
             .par_iter()
             .zip(docs)
             .map(|(blob, d)| {
-                let stored_sketch = decode_sketch(blob)
+                let (stored_sketch, mut set) = decode_sketch_and_set(blob)
                     .map_err(|m| anyhow::anyhow!("{shown}: document {d}: corrupt sketch: {m}"))?;
-                let (mut sequence, chars) = stored_sketch.apply(&|h| after.is_repeated(h));
-                sequence.retain(|h| df.count(*h) <= cap);
-                let set = shingle::to_set(sequence.clone());
+                let replays = stored_sketch.drops_any(&|h| after.is_repeated(h));
+                let (mut sequence, chars) = if replays {
+                    let (sequence, chars) = stored_sketch.apply(&|h| after.is_repeated(h));
+                    set = shingle::to_set(sequence.clone());
+                    (sequence, chars)
+                } else {
+                    (stored_sketch.sequence, stored_sketch.chars)
+                };
+                let before = set.len();
+                set.retain(|h| !stock.contains(*h));
+                if with_sequence {
+                    if set.len() < before {
+                        sequence.retain(|h| set.binary_search(h).is_ok());
+                    }
+                } else {
+                    sequence = Vec::new();
+                }
                 Ok(Sketch {
-                    sequence: if with_sequence { sequence } else { Vec::new() },
+                    sequence,
                     set,
                     chars,
                     ..Sketch::default()
@@ -514,37 +522,118 @@ impl Sources<'_> {
     }
 }
 
-/// Pairs per chunk of verification: the states of at most twice as many documents are in
-/// memory at once.
-const PAIR_CHUNK: usize = 4096;
+/// Documents per unit of verification: the states of two units (and of the far partners of
+/// one) are in memory at once, a few hundred MB at most for news articles.
+const UNIT_DOCS: usize = 4096;
 
-/// Apply `f` to every pair, a chunk at a time, with both documents' states.
-fn for_pairs<R: Send>(
+/// Apply `f` to every pair with both documents' states; results in the order of `pairs`.
+///
+/// Documents are put in breadth-first order of the candidate graph (Cuthill–McKee: partners
+/// land near each other) and cut into units. A pair is done when the unit of its later
+/// document is loaded; the earlier one is then in that unit or the one before (both are
+/// held) or is read again as a far partner. So most sketches are read once, whatever the
+/// number of documents, and memory stays at about two units.
+fn for_pairs<R: Send + Default + Clone>(
     sources: &Sources,
     pairs: &[(u32, u32)],
-    df: &DocFrequency,
-    cap: u32,
+    stock: &Over,
     with_sequence: bool,
     f: &(dyn Fn(&Sketch, &Sketch) -> R + Sync),
 ) -> Result<(Vec<R>, usize)> {
-    let mut results = Vec::with_capacity(pairs.len());
+    let mut results = vec![R::default(); pairs.len()];
+    let n = pairs.iter().map(|p| p.1 as usize + 1).max().unwrap_or(0);
+    // Adjacency in compressed rows.
+    let mut degree = vec![0u32; n + 1];
+    for (i, j) in pairs {
+        degree[*i as usize + 1] += 1;
+        degree[*j as usize + 1] += 1;
+    }
+    for d in 1..=n {
+        degree[d] += degree[d - 1];
+    }
+    let starts = degree;
+    let mut fill = starts.clone();
+    let mut neighbours = vec![0u32; 2 * pairs.len()];
+    for (i, j) in pairs {
+        for (a, b) in [(*i, *j), (*j, *i)] {
+            neighbours[fill[a as usize] as usize] = b;
+            fill[a as usize] += 1;
+        }
+    }
+    drop(fill);
+    let mut position = vec![u32::MAX; n];
+    let mut order: Vec<u32> = Vec::new();
+    let mut queue = std::collections::VecDeque::new();
+    for root in 0..n {
+        if position[root] != u32::MAX || starts[root] == starts[root + 1] {
+            continue;
+        }
+        position[root] = order.len() as u32;
+        order.push(root as u32);
+        queue.push_back(root as u32);
+        while let Some(d) = queue.pop_front() {
+            let d = d as usize;
+            for &m in &neighbours[starts[d] as usize..starts[d + 1] as usize] {
+                if position[m as usize] == u32::MAX {
+                    position[m as usize] = order.len() as u32;
+                    order.push(m);
+                    queue.push_back(m);
+                }
+            }
+        }
+    }
+    drop(neighbours);
+    let unit_of = |d: u32| position[d as usize] as usize / UNIT_DOCS;
+    // Pairs by the unit of their later document.
+    let mut by_unit: Vec<(usize, u32)> = (0..pairs.len() as u32)
+        .map(|p| {
+            let (i, j) = pairs[p as usize];
+            (unit_of(i).max(unit_of(j)), p)
+        })
+        .collect();
+    by_unit.sort_unstable();
     let mut read = 0;
-    for chunk in pairs.chunks(PAIR_CHUNK) {
-        let mut docs: Vec<u32> = chunk.iter().flat_map(|(i, j)| [*i, *j]).collect();
-        docs.sort_unstable();
-        docs.dedup();
-        let states = sources.states(&docs, df, cap, with_sequence)?;
-        read += docs.len();
-        let at = |d: u32| docs.binary_search(&d).map(|i| &states[i]);
-        let out: Vec<R> = chunk
+    let mut previous: (Vec<u32>, Vec<Sketch>) = (Vec::new(), Vec::new());
+    for (u, docs) in order.chunks(UNIT_DOCS).enumerate() {
+        let from = by_unit.partition_point(|(x, _)| *x < u);
+        let to = by_unit.partition_point(|(x, _)| *x <= u);
+        let work = &by_unit[from..to];
+        let mut current: Vec<u32> = docs.to_vec();
+        current.sort_unstable();
+        let states = sources.states(&current, stock, with_sequence)?;
+        read += current.len();
+        let mut far: Vec<u32> = work
+            .iter()
+            .flat_map(|(_, p)| {
+                let (i, j) = pairs[*p as usize];
+                [i, j]
+            })
+            .filter(|d| unit_of(*d) + 1 < u)
+            .collect();
+        far.sort_unstable();
+        far.dedup();
+        let far_states = sources.states(&far, stock, with_sequence)?;
+        read += far.len();
+        let held: [(&[u32], &[Sketch]); 3] = [
+            (&current, &states),
+            (&previous.0, &previous.1),
+            (&far, &far_states),
+        ];
+        let at = |d: u32| {
+            held.iter()
+                .find_map(|(ids, states)| ids.binary_search(&d).ok().map(|k| &states[k]))
+        };
+        let out: Vec<(u32, R)> = work
             .par_iter()
-            .map(|(i, j)| match (at(*i), at(*j)) {
-                (Ok(a), Ok(b)) => f(a, b),
-                // Both were just read: the search cannot miss.
-                _ => f(&Sketch::default(), &Sketch::default()),
+            .filter_map(|(_, p)| {
+                let (i, j) = pairs[*p as usize];
+                Some((*p, f(at(i)?, at(j)?)))
             })
             .collect();
-        results.extend(out);
+        for (p, r) in out {
+            results[p as usize] = r;
+        }
+        previous = (current, states);
     }
     Ok((results, read))
 }
@@ -669,7 +758,9 @@ where
         spooled: &spooled,
         after,
     };
-    let (checked, read) = for_pairs(&sources, &pairs, &df, cap, with_sequence, &|a, b| {
+    let stock = df.over(cap);
+    drop(df);
+    let (checked, read) = for_pairs(&sources, &pairs, &stock, with_sequence, &|a, b| {
         check_pair(a, b, config).edge
     })?;
     let edges: Vec<(u32, u32)> = pairs
@@ -694,7 +785,7 @@ where
         })
         .collect();
     let measure = config.similarity;
-    let (similarities, read_more) = for_pairs(&sources, &to_kept, &df, cap, false, &|a, b| {
+    let (similarities, read_more) = for_pairs(&sources, &to_kept, &stock, false, &|a, b| {
         verify::similarity(&a.set, &b.set, measure)
     })?;
     let mut similarity_of: Vec<Option<f64>> = vec![None; n - stored];
