@@ -6,7 +6,7 @@
 //! One SQLite database file (plus its `-wal` and `-shm` companions while in use), in WAL mode:
 //! any number of processes may read at once, and readers never wait for the writer. There is
 //! one writer at a time; a second writer waits up to a short busy timeout and then gets
-//! [`Error::Locked`](crate::Error::Locked).
+//! [`Error::Locked`].
 //!
 //! ```sql
 //! CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -40,14 +40,16 @@
 //! A short line found in [`DedupConfig::repeat_min_docs`] documents is dropped before
 //! matching. A line seen in 3 stored documents and 2 new ones is dropped from all 5 in one run
 //! over everything, but the stored 3 were sketched without knowing that. So every stored
-//! sketch keeps, for each short line it still holds (up to [`MAX_CANDIDATES`]), how its
-//! shingle sequence changes when the line is dropped: the range of shingles that goes and the
-//! few new shingles that bridge the gap (hashes, never text). Lines whose ranges come within
-//! an n-gram of each other form a group, which stores the change for every subset of its
-//! lines (at most [`MAX_GROUP`] lines). A reader drops the lines that the counts, its batch
-//! included, now call repeated, and gets exactly the sketch a run over everything makes.
-//! A line beyond those limits is listed as frozen; a stored document with a frozen line that
-//! later becomes repeated keeps its old sketch and is counted as stale.
+//! sketch keeps, for each short line it still holds (up to [`MAX_CANDIDATES`], the most
+//! counted first), how its shingle sequence changes when the line is dropped: the range of
+//! shingles that goes and the few new shingles that bridge the gap (hashes, never text). Lines
+//! whose ranges overlap (neighbours: a shingle spans both junctions) form a group, which stores
+//! the change for every subset of its lines (at most [`MAX_GROUP`] lines, the most counted).
+//! Each change is worked out by sketching the text without those lines, and the groups are
+//! checked together against the text without all of them. A reader drops the lines that the
+//! counts, its batch included, now call repeated, and gets the sketch a run over everything
+//! makes. A line beyond those limits is listed as frozen; a stored document with a frozen line
+//! that later becomes repeated keeps its old sketch and is counted as stale.
 //!
 //! # Guarantees
 //! - One batch is one transaction: after a crash or a kill the index holds the batch whole or
@@ -542,6 +544,21 @@ fn diff(base: &[u64], other: &[u64], chars: usize) -> Change {
         chars,
         bridge: other[prefix..other.len() - suffix].to_vec(),
     }
+}
+
+/// `dedup::check_pair(a, b, config).edge`, without the alignment work for the pairs that
+/// cannot be edges: every edge needs containment ≥ the threshold (Jaccard never exceeds
+/// containment), and most candidate pairs fall short of it.
+pub fn is_edge(a: &Sketch, b: &Sketch, config: &DedupConfig) -> bool {
+    let min = a.set.len().min(b.set.len());
+    if min == 0 {
+        return false;
+    }
+    let shared = crate::verify::intersection_size(&a.set, &b.set);
+    if (shared as f64 / min as f64) < config.threshold {
+        return false;
+    }
+    dedup::check_pair(a, b, config).edge
 }
 
 /// A digest of the LSH keys of a fixed text: another build that bands or hashes differently
@@ -1989,6 +2006,43 @@ mod tests {
                 assert_eq!(got.lede_signature, want.lede_signature);
                 if mask != 0 {
                     assert_eq!(got.chars, want.chars, "{unit:?} {dropped:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn is_edge_agrees_with_check_pair() {
+        let story = "The central bank raised its main interest rate by half a point on Tuesday, \
+            the third increase this year, citing inflation that has stayed above its target. \
+            Officials said further moves would depend on wage growth and energy prices.";
+        let texts = [
+            story.to_string(),
+            story[..90].to_string(),
+            format!("Farmers began the harvest early. {story} Growers asked for subsidies."),
+            story.replace("bank", "fund"),
+            "Heavy snow closed the mountain pass for the second day.".to_string(),
+            String::new(),
+        ];
+        for similarity in [
+            crate::verify::Similarity::Containment,
+            crate::verify::Similarity::Jaccard,
+        ] {
+            for threshold in [0.3, 0.5, 0.8] {
+                let config = DedupConfig {
+                    similarity,
+                    threshold,
+                    ..DedupConfig::default()
+                };
+                let sketches: Vec<Sketch> =
+                    texts.iter().map(|t| dedup::sketch(t, &config)).collect();
+                for a in &sketches {
+                    for b in &sketches {
+                        assert_eq!(
+                            is_edge(a, b, &config),
+                            dedup::check_pair(a, b, &config).edge
+                        );
+                    }
                 }
             }
         }

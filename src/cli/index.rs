@@ -7,12 +7,12 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use copydesk::cluster::{self, UnionFind};
 use copydesk::dedup::{
-    check_pair, content_hash, exact_copies, join_exact_copies, stock_cap, Assignment,
-    CandidateKeys, DedupConfig, DocFrequency, DocKeys, LineCounts, Over, Sketch,
+    content_hash, exact_copies, join_exact_copies, stock_cap, Assignment, CandidateKeys,
+    DedupConfig, DocFrequency, DocKeys, LineCounts, Over, Sketch,
 };
 use copydesk::index::{
-    decode_sketch_and_set, encode_sketch, Entry, Index, LineContext, LineState, Parameters,
-    Repeated, StoredSketch, DEFAULT_LOCK_TIMEOUT,
+    decode_sketch_and_set, encode_sketch, is_edge, Entry, Index, LineContext, LineState,
+    Parameters, Repeated, StoredSketch, DEFAULT_LOCK_TIMEOUT,
 };
 use copydesk::pipeline::Corpus;
 use copydesk::shingle;
@@ -267,25 +267,34 @@ fn add(args: AddArgs) -> Result<ExitCode> {
     let merged = counts.with(&new_counts);
     let context = LineContext::new(&merged, config, clean);
 
-    // Pass 2: sketch and store every document.
-    let mut stored_error = None;
-    try_for_each_batch(&corpus, &mut |docs| {
-        let prepared: Vec<_> = docs
-            .par_iter()
-            .map(|d| context.prepare(&d.text, d.site.as_deref()))
-            .collect();
-        for (doc, p) in docs.iter().zip(prepared) {
+    // Pass 2: sketch and store every document. A batch is stored on this thread (the
+    // transaction cannot move) while the worker threads sketch the next one.
+    let mut pending: Vec<(String, copydesk::index::Prepared)> = Vec::new();
+    let mut store = |pending: &mut Vec<(String, copydesk::index::Prepared)>| -> Result<()> {
+        for (id, p) in pending.drain(..) {
             df.add_set(&p.set);
-            if let Err(err) = writer.insert(&doc.id, &p.entry, &p.sketch) {
-                stored_error = Some(err);
-                break;
-            }
+            writer
+                .insert(&id, &p.entry, &p.sketch)
+                .map_err(nothing_added)?;
         }
-        match stored_error.take() {
-            Some(err) => Err(nothing_added(err)),
-            None => Ok(()),
-        }
+        Ok(())
+    };
+    try_for_each_batch(&corpus, &mut |docs| {
+        let mut next = Vec::new();
+        let mut stored = Ok(());
+        rayon::in_place_scope(|scope| {
+            scope.spawn(|_| {
+                next = docs
+                    .par_iter()
+                    .map(|d| (d.id.clone(), context.prepare(&d.text, d.site.as_deref())))
+                    .collect();
+            });
+            stored = store(&mut pending);
+        });
+        pending = next;
+        stored
     })?;
+    store(&mut pending)?;
 
     // Documents stored before whose lines became repeated (or stopped being): their sketch
     // changes, and with it their keys and frequencies.
@@ -761,7 +770,7 @@ where
     let stock = df.over(cap);
     drop(df);
     let (checked, read) = for_pairs(&sources, &pairs, &stock, with_sequence, &|a, b| {
-        check_pair(a, b, config).edge
+        is_edge(a, b, config)
     })?;
     let edges: Vec<(u32, u32)> = pairs
         .iter()
