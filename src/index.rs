@@ -949,6 +949,15 @@ impl Index {
         })
     }
 
+    /// Read everything from here on from one snapshot: a batch committed meanwhile (say a
+    /// `--replace`) is not seen halfway, between the entries and the sketches read later. The
+    /// snapshot lasts as long as this `Index`.
+    pub fn pin(&self) -> Result<()> {
+        self.conn
+            .execute_batch("BEGIN DEFERRED; SELECT count(*) FROM sqlite_master;")
+            .map_err(|e| self.err(e))
+    }
+
     /// Every stored line count (empty for an index no batch was committed to).
     pub fn counts(&self) -> Result<StoredCounts> {
         if !self.has_meta()? {

@@ -659,6 +659,7 @@ where
     let config = &parameters.config;
     let clean = parameters.clean;
     let index = Index::open(index_path)?;
+    index.pin()?;
     index.check_compatible(parameters)?;
     let started = Instant::now();
     let before = index.counts()?;
