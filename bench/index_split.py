@@ -86,6 +86,12 @@ def main():
     print(f"dedup --against: {len(historical)} second-half documents with a stored duplicate_of")
     print(f"one dedup run:   {len(crossing)} second-half documents clustered with a first-half one")
     print(f"historical matches naming an id that is not stored: {len(unknown)}")
+    # Stored first, then new: the --against lines should be the one run's last lines.
+    tail = whole[len(first):]
+    same = sum(1 for a, w in zip(against, tail) if a == w)
+    print(f"output lines identical to the one run's: {same} of {len(against)}")
+    for a, w in [(a, w) for a, w in zip(against, tail) if a != w][: args.show]:
+        print(f"  --against {json.dumps(a)}\n  one run   {json.dumps(w)}")
     ok = True
     for name, extra in [("only --against", sorted(set(historical) - crossing)),
                         ("only one run", sorted(crossing - set(historical)))]:
