@@ -189,6 +189,37 @@ mod tests {
     };
 
     #[test]
+    fn character_shingles_are_every_window_of_the_joined_words() {
+        // The ring of offsets must give exactly the n-character windows, for every n allowed.
+        for text in [
+            "naïve café über straße",
+            "a bb ccc",
+            "x",
+            "日本語のテキスト 123",
+        ] {
+            let normalized = crate::normalize::normalize(text);
+            let joined: String = words(&normalized).collect();
+            let chars: Vec<char> = joined.chars().collect();
+            for n in 1..=32 {
+                let config = ShingleConfig {
+                    unit: Unit::Char,
+                    ngram: n,
+                    ocr_fold: false,
+                };
+                let expected: Vec<u64> = if chars.len() < n {
+                    vec![hash_bytes(joined.as_bytes())]
+                } else {
+                    chars
+                        .windows(n)
+                        .map(|w| hash_bytes(w.iter().collect::<String>().as_bytes()))
+                        .collect()
+                };
+                assert_eq!(shingles(&normalized, &config), expected, "{text:?} n={n}");
+            }
+        }
+    }
+
+    #[test]
     fn words_follow_unicode_boundaries() {
         let w: Vec<&str> = words("the u.s. economy's 3.5% growth, isn't it?").collect();
         assert_eq!(
