@@ -80,6 +80,10 @@ pub struct DedupConfig {
     /// Where band keys past `key_memory` go (None: they all stay in memory).
     #[serde(skip)]
     pub spill_dir: Option<std::path::PathBuf>,
+    /// Bytes of shingle sets held for verification (an estimate from document lengths); when
+    /// the documents in candidate pairs need more, the corpus is read once per window of them.
+    #[serde(skip)]
+    pub state_budget: usize,
 }
 
 impl Default for DedupConfig {
@@ -107,6 +111,7 @@ impl Default for DedupConfig {
             pair_budget: 1 << 24,
             key_memory: 256 << 20,
             spill_dir: None,
+            state_budget: 1 << 30,
         }
     }
 }

@@ -27,6 +27,7 @@ use crate::dedup::{
     LineStats, Outcome, Sketch,
 };
 use crate::doc::Doc;
+use crate::shingle::Unit;
 use crate::verify::{self, Similarity};
 use ahash::AHashMap;
 use rayon::prelude::*;
@@ -146,6 +147,16 @@ where
         }
         s
     };
+    // About what a document's state holds: 8 bytes a shingle for the set, 8 more for the
+    // sequence; a word shingle per 6 characters or so.
+    let state_bytes = |d: u32, sequence: bool| {
+        let chars = lengths.get(d as usize).copied().unwrap_or(0);
+        let shingles = match config.shingle.unit {
+            Unit::Char => chars,
+            Unit::Word => chars / 6 + 1,
+        };
+        shingles * if sequence { 16 } else { 8 }
+    };
     let similarity = config.similarity;
     // Each document's smallest verified partner and their similarity: for most duplicates that
     // is the kept document, so pass 4 need not rebuild them.
@@ -156,6 +167,8 @@ where
         let checked = for_each_pair(
             corpus,
             pairs,
+            &|d| state_bytes(d, with_sequence),
+            config.state_budget,
             &state,
             &|a, b| {
                 let check = check_pair(a, b, config);
@@ -212,6 +225,8 @@ where
     let similarities = for_each_pair(
         corpus,
         &to_kept,
+        &|d| state_bytes(d, false),
+        config.state_budget,
         &set_only,
         &|a, b| verify::similarity(&a.set, &b.set, similarity),
         &|done| progress(Pass::Similarity, done),
@@ -244,11 +259,47 @@ where
     })
 }
 
+/// Apply `f` to every pair of `pairs` (sorted, `i < j`), with the states `state` builds for
+/// both documents, reading the corpus once per window of earlier documents: a window takes
+/// pairs in order while the estimated states (`bytes`) of its earlier documents stay within
+/// `budget` (always at least one document), so memory for states stays bounded however far
+/// apart the partners are. Results come back in the order of `pairs`.
+fn for_each_pair<C: Corpus, R: Send + Default + Clone>(
+    corpus: &C,
+    pairs: &[(u32, u32)],
+    bytes: &dyn Fn(u32) -> usize,
+    budget: usize,
+    state: &(dyn Fn(&Doc) -> Sketch + Sync),
+    f: &(dyn Fn(&Sketch, &Sketch) -> R + Sync),
+    progress: &dyn Fn(usize),
+) -> Result<Vec<R>, C::Error> {
+    let mut results = Vec::with_capacity(pairs.len());
+    let mut start = 0;
+    while start < pairs.len() {
+        let mut end = start;
+        let mut held = 0usize;
+        while end < pairs.len() {
+            let first = pairs[end].0;
+            let cost = bytes(first);
+            if end > start && held.saturating_add(cost) > budget {
+                break;
+            }
+            held = held.saturating_add(cost);
+            while end < pairs.len() && pairs[end].0 == first {
+                end += 1;
+            }
+        }
+        results.extend(one_pass(corpus, &pairs[start..end], state, f, progress)?);
+        start = end;
+    }
+    Ok(results)
+}
+
 /// Read the corpus once and apply `f` to every pair of `pairs` (sorted, `i < j`), with the
 /// states `state` builds for both documents. A state is built only for documents in a pair and
 /// kept only until its last partner has been read, so memory holds the states of the
 /// documents whose partners are still ahead. Results come back in the order of `pairs`.
-fn for_each_pair<C: Corpus, R: Send + Default + Clone>(
+fn one_pass<C: Corpus, R: Send + Default + Clone>(
     corpus: &C,
     pairs: &[(u32, u32)],
     state: &(dyn Fn(&Doc) -> Sketch + Sync),
@@ -387,10 +438,11 @@ mod tests {
                 assert_eq!(got.verified_edges, expected.verified_edges);
             }
             // A budget of one pair verifies in many rounds, skipping pairs already joined
-            // (and checking again a rejected pair that meets in a later table): the same
-            // clusters.
+            // (and checking again a rejected pair that meets in a later table), and a state
+            // budget of one byte reads the corpus once per earlier document: the same clusters.
             let tight = DedupConfig {
                 pair_budget: 1,
+                state_budget: 1,
                 ..config.clone()
             };
             let got = dedup(&Batched(&docs, 3), &tight, true, &|_, _| {}).unwrap();

@@ -162,10 +162,15 @@ proptest! {
         prop_assert_eq!(run(&docs, 1), run(&docs, 2));
     }
 
-    /// Verifying in rounds of a few pairs (skipping pairs already joined) changes nothing.
+    /// Verifying in rounds of a few pairs (skipping pairs already joined), and in windows of
+    /// a few documents' states, changes nothing.
     #[test]
-    fn output_is_independent_of_the_pair_budget(docs in corpus_strategy(), budget in 1usize..8) {
-        let tight = DedupConfig { pair_budget: budget, ..DedupConfig::default() };
+    fn output_is_independent_of_the_pair_and_state_budgets(docs in corpus_strategy(), budget in 1usize..8) {
+        let tight = DedupConfig {
+            pair_budget: budget,
+            state_budget: budget * 200,
+            ..DedupConfig::default()
+        };
         prop_assert_eq!(run_with(&docs, 2, tight), run(&docs, 2));
     }
 }
