@@ -159,9 +159,9 @@ where
     };
     let similarity = config.similarity;
     // Each document's smallest verified partner and their similarity: for most duplicates that
-    // is the kept document, so pass 4 need not rebuild them.
+    // is the kept document, so pass 4 need not rebuild them. Pass 4 fills in the others.
     let mut partner: Vec<u32> = vec![u32::MAX; n];
-    let mut partner_similarity: Vec<f64> = vec![0.0; n];
+    let mut similarity_of: Vec<f64> = vec![0.0; n];
     let mut uf = UnionFind::new(n);
     let search = index.search(&copies, config.pair_budget, &mut uf, |pairs| {
         let checked = for_each_pair(
@@ -185,7 +185,7 @@ where
                 for (d, other) in [(i, j), (j, i)] {
                     if other < partner[d as usize] {
                         partner[d as usize] = other;
-                        partner_similarity[d as usize] = s;
+                        similarity_of[d as usize] = s;
                     }
                 }
             }
@@ -199,7 +199,6 @@ where
 
     // Pass 4: the similarity to its kept document of each duplicate that was not verified
     // against it directly.
-    let mut similarity_of: Vec<Option<f64>> = vec![None; n];
     let mut to_kept: Vec<(u32, u32)> = Vec::new();
     let mut duplicates = 0;
     for i in 0..n as u32 {
@@ -208,14 +207,11 @@ where
             continue;
         }
         duplicates += 1;
-        if partner[i as usize] == k {
-            similarity_of[i as usize] = Some(partner_similarity[i as usize]);
-        } else {
+        if partner[i as usize] != k {
             to_kept.push((i.min(k), i.max(k)));
         }
     }
     drop(partner);
-    drop(partner_similarity);
     to_kept.sort_unstable();
     let set_only = |d: &Doc| {
         let mut s = state(d);
@@ -234,7 +230,7 @@ where
     for ((i, j), s) in to_kept.iter().zip(similarities) {
         let k = clusters.kept[clusters.cluster[*i as usize] as usize];
         let dup = if k == *i { *j } else { *i };
-        similarity_of[dup as usize] = Some(s);
+        similarity_of[dup as usize] = s;
     }
 
     let assignments: Vec<Assignment> = (0..n)
@@ -244,7 +240,7 @@ where
             Assignment {
                 cluster: c,
                 duplicate_of: (k as usize != i).then_some(k),
-                similarity: similarity_of[i],
+                similarity: (k as usize != i).then_some(similarity_of[i]),
             }
         })
         .collect();
