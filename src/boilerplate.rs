@@ -1567,23 +1567,26 @@ mod tests {
         );
     }
 
+    /// The template lines above and below every page of one test site.
+    const LEDGER_HEADER: [&str; 6] = [
+        "Front page",
+        "World",
+        "Business",
+        "Sport",
+        "Culture",
+        "Opinion",
+    ];
+    const LEDGER_FOOTER: [&str; 5] = [
+        "About the Ledger",
+        "Contact",
+        "Jobs",
+        "Privacy",
+        "© The Ledger",
+    ];
+
     #[test]
     fn an_article_made_of_a_table_is_found_between_the_site_frame() {
-        let header = [
-            "Front page",
-            "World",
-            "Business",
-            "Sport",
-            "Culture",
-            "Opinion",
-        ];
-        let footer = [
-            "About the Ledger",
-            "Contact",
-            "Jobs",
-            "Privacy",
-            "© The Ledger",
-        ];
+        let (header, footer) = (LEDGER_HEADER, LEDGER_FOOTER);
         let names = [
             "Kyle Busch",
             "Martin Truex",
@@ -1763,21 +1766,7 @@ mod tests {
 
     #[test]
     fn on_a_framed_page_the_byline_goes_and_the_headline_stays() {
-        let header = [
-            "Front page",
-            "World",
-            "Business",
-            "Sport",
-            "Culture",
-            "Opinion",
-        ];
-        let footer = [
-            "About the Ledger",
-            "Contact",
-            "Jobs",
-            "Privacy",
-            "© The Ledger",
-        ];
+        let (header, footer) = (LEDGER_HEADER, LEDGER_FOOTER);
         let page = |byline: &str, headline: &str, body: &[&str]| {
             let mut l: Vec<&str> = header.to_vec();
             l.extend([byline, "City Hall", headline]);

@@ -582,6 +582,40 @@ pub struct Outcome {
     pub verify_rounds: usize,
 }
 
+impl Outcome {
+    /// The outcome of `clusters`: every document's cluster and kept document, with
+    /// `similarity(i, kept)` for each duplicate `i`, and the counts of the search that made them.
+    pub fn of(
+        clusters: &cluster::Clusters,
+        similarity: impl Fn(usize, u32) -> f64 + Sync,
+        exact_copies: usize,
+        search: SearchTotals,
+    ) -> Outcome {
+        let assignments: Vec<Assignment> = (0..clusters.cluster.len())
+            .into_par_iter()
+            .map(|i| {
+                let c = clusters.cluster[i];
+                let kept = clusters.kept[c as usize];
+                let duplicate_of = (kept as usize != i).then_some(kept);
+                Assignment {
+                    cluster: c,
+                    duplicate_of,
+                    similarity: duplicate_of.map(|k| similarity(i, k)),
+                }
+            })
+            .collect();
+        Outcome {
+            clusters: clusters.kept.len(),
+            duplicates: clusters.cluster.len() - clusters.kept.len(),
+            exact_copies,
+            candidate_pairs: search.candidate_pairs,
+            verified_edges: search.verified_edges,
+            verify_rounds: search.rounds,
+            assignments,
+        }
+    }
+}
+
 /// Join every exact copy to its first document. Identical matching texts are the same
 /// document whatever their shingles' frequency, so no check is needed. Returns how many joined.
 pub fn join_exact_copies(uf: &mut UnionFind, copies: &[Option<u32>]) -> usize {
@@ -604,6 +638,16 @@ pub struct PairCheck {
     /// The shared text starts at the same place in both documents (prefix-aligned).
     pub aligned: bool,
     pub edge: bool,
+}
+
+impl PairCheck {
+    /// The pair's similarity under `measure` (what [`verify::similarity`] gives for the sets).
+    pub fn similarity(&self, measure: Similarity) -> f64 {
+        match measure {
+            Similarity::Jaccard => self.jaccard,
+            Similarity::Containment => self.containment,
+        }
+    }
 }
 
 /// The first position of `sequence` from which a run of shared shingles starts: at least
@@ -786,12 +830,9 @@ impl CandidateKeys {
     pub fn push(&mut self, k: DocKeys) -> crate::Result<()> {
         let present = self.stride > 0 && k.keys.len() == self.stride;
         if self.stride > 0 {
-            let stored = if present {
-                self.keys.push(&k.keys)
-            } else {
-                self.keys.push(&vec![0; self.stride])
-            };
-            stored.map_err(crate::Error::Scratch)?;
+            self.keys
+                .push(present.then_some(&k.keys[..]))
+                .map_err(crate::Error::Scratch)?;
         }
         self.has_keys.push(present);
         if self.method == Method::Simhash {
@@ -998,40 +1039,14 @@ pub fn cluster(mut sketches: Vec<Sketch>, config: &DedupConfig) -> crate::Result
     let exact = join_exact_copies(&mut uf, &copies);
     let lengths: Vec<usize> = sketches.iter().map(|s| s.chars).collect();
     let clusters = cluster::assign(&mut uf, config.keep, &lengths);
-    let assignments: Vec<Assignment> = (0..sketches.len())
-        .into_par_iter()
-        .map(|i| {
-            let c = clusters.cluster[i];
-            let kept = clusters.kept[c as usize];
-            if kept as usize == i {
-                Assignment {
-                    cluster: c,
-                    duplicate_of: None,
-                    similarity: None,
-                }
-            } else {
-                let (a, b) = (&sketches[i].set, &sketches[kept as usize].set);
-                Assignment {
-                    cluster: c,
-                    duplicate_of: Some(kept),
-                    similarity: Some(verify::similarity(a, b, config.similarity)),
-                }
-            }
-        })
-        .collect();
-    let duplicates = assignments
-        .iter()
-        .filter(|a| a.duplicate_of.is_some())
-        .count();
-    Ok(Outcome {
-        exact_copies: exact,
-        clusters: clusters.kept.len(),
-        duplicates,
-        candidate_pairs: search.candidate_pairs,
-        verified_edges: search.verified_edges,
-        verify_rounds: search.rounds,
-        assignments,
-    })
+    let similarity = |i: usize, kept: u32| {
+        verify::similarity(
+            &sketches[i].set,
+            &sketches[kept as usize].set,
+            config.similarity,
+        )
+    };
+    Ok(Outcome::of(&clusters, similarity, exact, search))
 }
 
 /// The 1-based numbers (as [`str::lines`] numbers them) of the lines of each text that

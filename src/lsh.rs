@@ -166,10 +166,16 @@ impl KeyColumns {
         }
     }
 
-    /// Append the next document's keys (`tables` of them).
-    pub fn push(&mut self, keys: &[u32]) -> io::Result<()> {
-        debug_assert_eq!(keys.len(), self.tables);
-        self.open.extend_from_slice(keys);
+    /// Append the next document's keys (`tables` of them; None: a document without keys,
+    /// stored as zeros so every document keeps its place).
+    pub fn push(&mut self, keys: Option<&[u32]>) -> io::Result<()> {
+        match keys {
+            Some(keys) => {
+                debug_assert_eq!(keys.len(), self.tables);
+                self.open.extend_from_slice(keys);
+            }
+            None => self.open.resize(self.open.len() + self.tables, 0),
+        }
         if self.tables > 0 && self.open.len() == self.tables * SEGMENT {
             self.seal()?;
         }
@@ -290,7 +296,9 @@ mod tests {
         for (cap, spill) in [(usize::MAX, None), (0, Some(dir.path().to_path_buf()))] {
             let mut columns = KeyColumns::new(3, cap, spill.clone());
             for d in 0..docs {
-                columns.push(&[key(d, 0), key(d, 1), key(d, 2)]).unwrap();
+                columns
+                    .push(Some(&[key(d, 0), key(d, 1), key(d, 2)]))
+                    .unwrap();
             }
             assert_eq!(columns.spilled_bytes() > 0, spill.is_some());
             let mut out = Vec::new();

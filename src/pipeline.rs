@@ -23,8 +23,8 @@
 use crate::cluster::{self, UnionFind};
 use crate::dedup::{
     check_pair, content_hash, exact_copies, join_exact_copies, matching_text, shingled, sketch,
-    stock_cap, Assignment, CandidateKeys, DedupConfig, DocFrequency, DocKeys, LineCounts,
-    LineStats, Outcome, Sketch,
+    stock_cap, CandidateKeys, DedupConfig, DocFrequency, DocKeys, LineCounts, LineStats, Outcome,
+    Sketch,
 };
 use crate::doc::Doc;
 use crate::shingle::Unit;
@@ -172,11 +172,7 @@ where
             &state,
             &|a, b| {
                 let check = check_pair(a, b, config);
-                let s = match similarity {
-                    Similarity::Jaccard => check.jaccard,
-                    Similarity::Containment => check.containment,
-                };
-                (check.edge, s)
+                (check.edge, check.similarity(similarity))
             },
             &|done| progress(Pass::Verify, done),
         )?;
@@ -200,14 +196,9 @@ where
     // Pass 4: the similarity to its kept document of each duplicate that was not verified
     // against it directly.
     let mut to_kept: Vec<(u32, u32)> = Vec::new();
-    let mut duplicates = 0;
     for i in 0..n as u32 {
         let k = clusters.kept[clusters.cluster[i as usize] as usize];
-        if k == i {
-            continue;
-        }
-        duplicates += 1;
-        if partner[i as usize] != k {
+        if k != i && partner[i as usize] != k {
             to_kept.push((i.min(k), i.max(k)));
         }
     }
@@ -233,26 +224,12 @@ where
         similarity_of[dup as usize] = s;
     }
 
-    let assignments: Vec<Assignment> = (0..n)
-        .map(|i| {
-            let c = clusters.cluster[i];
-            let k = clusters.kept[c as usize];
-            Assignment {
-                cluster: c,
-                duplicate_of: (k as usize != i).then_some(k),
-                similarity: (k as usize != i).then_some(similarity_of[i]),
-            }
-        })
-        .collect();
-    Ok(Outcome {
-        exact_copies: exact,
-        clusters: clusters.kept.len(),
-        duplicates,
-        candidate_pairs: search.candidate_pairs,
-        verified_edges: search.verified_edges,
-        verify_rounds: search.rounds,
-        assignments,
-    })
+    Ok(Outcome::of(
+        &clusters,
+        |i, _| similarity_of[i],
+        exact,
+        search,
+    ))
 }
 
 /// Apply `f` to every pair of `pairs` (sorted, `i < j`), with the states `state` builds for
