@@ -376,9 +376,9 @@ pub fn line_hash(line: &str, max_words: usize) -> Option<u64> {
     if line.bytes().any(|b| b.is_ascii_digit()) {
         return None;
     }
-    let normalized = normalize(line);
-    let words = shingle::words(&normalized).count();
-    (words > 0 && words < max_words).then(|| shingle::hash_bytes(normalized.as_bytes()))
+    // Most lines are too long to count: counting first spares normalizing them.
+    let words = shingle::count_words(line, max_words);
+    (words > 0 && words < max_words).then(|| shingle::hash_bytes(normalize(line).as_bytes()))
 }
 
 /// How many documents each shingle occurs in, estimated by a count-min sketch: two rows of
@@ -532,8 +532,8 @@ fn sign(s: &mut Sketch, config: &DedupConfig) {
 /// The part of a [`Sketch`] that verification needs: shingles and length, no signatures (the
 /// streaming pipeline rebuilds this for the documents in candidate pairs).
 pub fn shingled(text: &str, config: &DedupConfig) -> Sketch {
-    let normalized = normalize(text);
-    let sequence = shingle::shingles(&normalized, &config.shingle);
+    let mut sequence = Vec::new();
+    shingle::text_shingles_into(text, &config.shingle, &mut sequence);
     let set = shingle::to_set(sequence.clone());
     Sketch {
         sequence,

@@ -98,7 +98,6 @@ use crate::dedup::{
     self, content_hash, CandidateKeys, DedupConfig, DocFrequency, LineCounts, LineStats, Sketch,
 };
 use crate::error::{Error, Result};
-use crate::normalize::normalize;
 use crate::shingle;
 use ahash::AHashMap;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
@@ -429,7 +428,8 @@ impl<'a> LineContext<'a> {
                 .map(|(l, _)| *l)
                 .collect::<Vec<_>>()
                 .join("\n");
-            let sequence = shingle::shingles(&normalize(&text), &config.shingle);
+            let mut sequence = Vec::new();
+            shingle::text_shingles_into(&text, &config.shingle, &mut sequence);
             (sequence, text.chars().count())
         };
         // The stored sequence must be what the kept lines give, or no change can be replayed.
