@@ -17,8 +17,7 @@
 //! - A record larger than `max_doc_bytes` is rejected without being held in memory.
 
 use crate::doc::{Doc, Origin};
-use serde_json::value::RawValue;
-use std::collections::HashMap;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -340,44 +339,42 @@ impl Reader {
             Ok(t) => t,
             Err(reason) => return reject(None, reason),
         };
-        let fields: HashMap<std::borrow::Cow<'_, str>, &RawValue> =
-            match serde_json::from_str(&text) {
-                Ok(f) => f,
-                Err(e) => return reject(None, format!("not a JSON object: {}", json_error(&e))),
-            };
-        let id = match fields.get(config.id_field.as_str()) {
-            None => format!("{}:{}", path.display(), lineno),
-            Some(raw) => match serde_json::from_str::<serde_json::Value>(raw.get()) {
-                Ok(serde_json::Value::String(s)) => s,
-                Ok(serde_json::Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
-                Ok(serde_json::Value::Null) => format!("{}:{}", path.display(), lineno),
-                _ => {
-                    return reject(
-                        None,
-                        format!(
-                            "field \"{}\" is not a string or an integer",
-                            config.id_field
-                        ),
-                    )
-                }
-            },
+        let mut de = serde_json::Deserializer::from_str(&text);
+        let fields = match RecordSeed(config)
+            .deserialize(&mut de)
+            .and_then(|fields| de.end().map(|()| fields))
+        {
+            Ok(f) => f,
+            Err(e) => return reject(None, format!("not a JSON object: {}", json_error(&e))),
         };
-        let body = match fields.get(config.text_field.as_str()) {
+        let id = match fields.id {
+            None | Some(serde_json::Value::Null) => format!("{}:{}", path.display(), lineno),
+            Some(serde_json::Value::String(s)) => s,
+            Some(serde_json::Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
+            Some(_) => {
+                return reject(
+                    None,
+                    format!(
+                        "field \"{}\" is not a string or an integer",
+                        config.id_field
+                    ),
+                )
+            }
+        };
+        let body = match fields.text {
             None => {
                 return reject(
                     Some(id),
                     format!("missing text field \"{}\"", config.text_field),
                 )
             }
-            Some(raw) => match serde_json::from_str::<String>(raw.get()) {
-                Ok(s) => s,
-                Err(_) => {
-                    return reject(
-                        Some(id),
-                        format!("field \"{}\" is not a string", config.text_field),
-                    )
-                }
-            },
+            Some(serde_json::Value::String(s)) => s,
+            Some(_) => {
+                return reject(
+                    Some(id),
+                    format!("field \"{}\" is not a string", config.text_field),
+                )
+            }
         };
         let mut body = if body.contains('\0') {
             self.stats.nul_bytes_removed += body.matches('\0').count() as u64;
@@ -386,14 +383,12 @@ impl Reader {
             body
         };
         lone_cr_to_lf(&mut body);
-        let string_field = |name: &str| {
-            fields
-                .get(name)
-                .and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
-                .filter(|s| !s.is_empty())
+        let string_field = |value: Option<serde_json::Value>| match value {
+            Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s),
+            _ => None,
         };
-        let site = string_field(&config.site_field)
-            .or_else(|| string_field(&config.url_field).and_then(|u| url_host(&u)));
+        let site = string_field(fields.site)
+            .or_else(|| string_field(fields.url).and_then(|u| url_host(&u)));
         Item::Doc(Doc {
             id,
             text: body,
@@ -429,6 +424,70 @@ impl Iterator for Reader {
                 }
             }
         }
+    }
+}
+
+/// The fields of a record the reader uses (the last of a repeated key wins).
+#[derive(Default)]
+struct Record {
+    id: Option<serde_json::Value>,
+    text: Option<serde_json::Value>,
+    site: Option<serde_json::Value>,
+    url: Option<serde_json::Value>,
+}
+
+/// Reads a [`Record`] in one pass over the line, skipping the other fields' values unbuilt
+/// (a map of raw values read the text twice: once to find its end, once to unescape it).
+struct RecordSeed<'c>(&'c InputConfig);
+
+impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
+    type Value = Record;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Record, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordSeed<'_> {
+    type Value = Record;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a map")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Record, A::Error> {
+        let config = self.0;
+        let mut record = Record::default();
+        while let Some(key) = map.next_key::<String>()? {
+            let roles = [
+                &config.id_field,
+                &config.text_field,
+                &config.site_field,
+                &config.url_field,
+            ]
+            .map(|name| *name == key);
+            let Some(last) = roles.iter().rposition(|is| *is) else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            let value: serde_json::Value = map.next_value()?;
+            let slots = [
+                &mut record.id,
+                &mut record.text,
+                &mut record.site,
+                &mut record.url,
+            ];
+            // One field can serve two roles (say, `--id-field text`): clone for all but the last.
+            for (role, slot) in slots.into_iter().enumerate() {
+                if role == last {
+                    *slot = Some(value);
+                    break;
+                }
+                if roles[role] {
+                    *slot = Some(value.clone());
+                }
+            }
+        }
+        Ok(record)
     }
 }
 
@@ -588,6 +647,34 @@ mod tests {
             "{message}"
         );
         assert!(!message.contains("line"), "{message}");
+    }
+
+    fn record(line: &str, config: &InputConfig) -> serde_json::Result<Record> {
+        let mut de = serde_json::Deserializer::from_str(line);
+        RecordSeed(config).deserialize(&mut de)
+    }
+
+    #[test]
+    fn records_keep_the_last_repeated_key_and_fields_in_two_roles() {
+        let config = InputConfig {
+            id_field: "text".into(),
+            ..InputConfig::default()
+        };
+        let line =
+            r#"{"text": "first", "x": [1, {"y": null}], "text": "last", "url": "http://a.b/c"}"#;
+        let r = record(line, &config).unwrap();
+        let last = Some(serde_json::Value::String("last".into()));
+        assert_eq!((r.id, r.text), (last.clone(), last));
+        assert_eq!(
+            r.url,
+            Some(serde_json::Value::String("http://a.b/c".into()))
+        );
+        assert!(r.site.is_none());
+        assert!(record("[1]", &config).is_err());
+        assert!(
+            record(r#"{"x": tru}"#, &config).is_err(),
+            "skipped values are still checked"
+        );
     }
 
     #[test]
