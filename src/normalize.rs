@@ -155,12 +155,23 @@ pub fn fold_char(c: char) -> char {
     }
 }
 
+/// Whether a line of `text` ends in a hyphen or a soft hyphen (`-\n`, `-\r\n` or U+00AD
+/// before `\n`): one scan for line breaks instead of three substring searches.
+fn has_hyphenated_line_break(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(b'\n', bytes).any(|i| {
+        let before = &bytes[..i];
+        let before = before.strip_suffix(b"\r").unwrap_or(before);
+        before.ends_with(b"-") || bytes[..i].ends_with("\u{00AD}".as_bytes())
+    })
+}
+
 /// Join a word hyphenated across a line break ("infor-\nmation" becomes "information").
 /// A letter, a hyphen at the end of a line and a letter starting the next line count (print
 /// set in capitals hyphenates too); a compound broken at its hyphen loses the hyphen, which
 /// costs matching less than a word split in two.
 fn join_hyphenated_line_breaks(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.contains("-\n") && !text.contains("-\r\n") && !text.contains("\u{00AD}\n") {
+    if !has_hyphenated_line_break(text) {
         return std::borrow::Cow::Borrowed(text);
     }
     let chars: Vec<char> = text.chars().collect();
@@ -224,6 +235,12 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn hyphenated_line_breaks_are_found_as_the_substrings_say(text in "[a\\-\r\n\u{00AD}]{0,12}") {
+            let want = text.contains("-\n") || text.contains("-\r\n") || text.contains("\u{00AD}\n");
+            proptest::prop_assert_eq!(has_hyphenated_line_break(&text), want);
+        }
+
         #[test]
         fn ascii_path_equals_the_general_path(text in "[ -~\t\n\x0B\x0C\r]{0,60}") {
             proptest::prop_assert_eq!(normalize_ascii(&text), normalize_unicode(&text));
