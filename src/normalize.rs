@@ -14,24 +14,48 @@ use unicode_normalization::UnicodeNormalization;
 
 /// Normalize a whole text for matching (see the module docs for what is unified).
 pub fn normalize(text: &str) -> String {
-    let joined = join_hyphenated_line_breaks(text);
-    if joined.is_ascii() {
-        normalize_ascii(&joined)
-    } else {
-        normalize_unicode(&joined)
+    match ascii_joined(text) {
+        Some(ascii) => normalize_ascii(&ascii),
+        None => normalize_unicode(&join_hyphenated_line_breaks(text)),
     }
 }
 
-/// An ASCII text with its words hyphenated across line breaks joined, ready for word
-/// boundaries (None when the text is not ASCII). On such a text [`normalize`] only lowercases,
-/// folds the backtick to an apostrophe and collapses whitespace, none of which moves a word
-/// boundary apart from the backtick: callers can find the words first and normalize just them
-/// (see `shingle::text_shingles_into`).
+/// The text with its words hyphenated across line breaks joined, as ASCII that normalizes to
+/// the same string: an ASCII text as it is, or a text whose only other characters are
+/// typographic quotes, dashes, spaces, the ellipsis and invisible ones, with those replaced
+/// by what normalizing makes of them (most English news); None for any other text. On the
+/// result, [`normalize`] only lowercases, folds the backtick to an apostrophe and collapses
+/// whitespace, none of which moves a word boundary apart from the backtick: callers can find
+/// the words first and normalize just them (see `shingle::text_shingles_into`). Do not join
+/// hyphenated breaks again on the result: a dash that became a hyphen does not join.
 pub fn ascii_joined(text: &str) -> Option<std::borrow::Cow<'_, str>> {
-    if !text.is_ascii() {
-        return None;
+    let joined = join_hyphenated_line_breaks(text);
+    if joined.is_ascii() {
+        return Some(joined);
     }
-    Some(join_hyphenated_line_breaks(text))
+    let mut ascii = String::with_capacity(joined.len());
+    for c in joined.chars() {
+        if c.is_ascii() {
+            ascii.push(c);
+        } else {
+            ascii.push_str(ascii_equivalent(c)?);
+        }
+    }
+    Some(std::borrow::Cow::Owned(ascii))
+}
+
+/// What [`normalize_unicode`] makes of a character common in otherwise ASCII text, whatever
+/// surrounds it (a property test holds the two equal).
+fn ascii_equivalent(c: char) -> Option<&'static str> {
+    Some(match c {
+        '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}' => "'",
+        '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{00AB}' | '\u{00BB}' => "\"",
+        '\u{2010}' | '\u{2013}' | '\u{2014}' | '\u{2212}' => "-",
+        '\u{00A0}' | '\u{2009}' | '\u{202F}' => " ",
+        '\u{2026}' => "...",
+        '\u{00AD}' | '\u{200B}' | '\u{FEFF}' => "",
+        _ => return None,
+    })
 }
 
 /// [`normalize_unicode`] of an ASCII text, in a fraction of the time (most text is ASCII):
@@ -239,6 +263,18 @@ mod tests {
         fn hyphenated_line_breaks_are_found_as_the_substrings_say(text in "[a\\-\r\n\u{00AD}]{0,12}") {
             let want = text.contains("-\n") || text.contains("-\r\n") || text.contains("\u{00AD}\n");
             proptest::prop_assert_eq!(has_hyphenated_line_break(&text), want);
+        }
+
+        #[test]
+        fn typographic_text_normalizes_as_the_general_path_says(
+            text in "[aZ1 .'`\"\\-\n\r\u{2018}\u{2019}\u{201A}\u{201B}\u{201C}\u{201D}\u{201E}\u{00AB}\u{00BB}\u{2010}\u{2013}\u{2014}\u{2212}\u{00A0}\u{2009}\u{202F}\u{2026}\u{00AD}\u{200B}\u{FEFF}]{0,40}"
+        ) {
+            let ascii = ascii_joined(&text);
+            proptest::prop_assert!(ascii.is_some());
+            proptest::prop_assert_eq!(
+                normalize_ascii(&ascii.unwrap_or_default()),
+                normalize_unicode(&join_hyphenated_line_breaks(&text))
+            );
         }
 
         #[test]

@@ -541,7 +541,7 @@ mod tests {
 
         #[test]
         fn text_shingles_equal_shingles_of_the_normalized_text(
-            text in "[aBrnCLvV1i5_ .,:;'`\"\\-\n\t!|]{0,80}",
+            text in "[aBrnCLvV1i5_ .,:;'`\"\\-\n\t!|\u{2019}\u{2013}\u{00A0}\u{00AD}\u{2026}é]{0,80}",
             word in proptest::bool::ANY,
             ngram in 1usize..8,
             ocr_fold in proptest::bool::ANY,
