@@ -312,22 +312,124 @@ impl LineStats {
 /// ignores ([`boilerplate::matching_text`]); then without the short lines repeated across
 /// many documents. Long repeated lines are kept: that is how wire copy looks.
 pub fn matching_text(text: &str, site: Option<&str>, stats: &LineStats) -> String {
-    let cleaned;
-    let text = match &stats.templates {
+    without_lines(text, &dropped_lines(text, site, stats))
+}
+
+/// The lines (0-based, ascending) that [`matching_text`] leaves out of `text`.
+pub fn dropped_lines(text: &str, site: Option<&str>, stats: &LineStats) -> Vec<u32> {
+    let mut dropped: Vec<u32> = match &stats.templates {
         Some(templates) => {
             let c = boilerplate::clean(text, site, Some(templates), &CleanConfig::default());
-            cleaned = boilerplate::matching_text(text, &c);
-            cleaned.as_str()
+            c.ignored_lines()
+                .map(|r| (r.line as u32).saturating_sub(1))
+                .collect()
         }
-        None => text,
+        None => Vec::new(),
     };
-    if stats.repeated.is_empty() {
+    dropped.sort_unstable();
+    dropped.dedup();
+    if !stats.repeated.is_empty() {
+        let mut repeated = Vec::new();
+        let mut boilerplate = dropped.iter().copied().peekable();
+        for (i, line) in text.lines().enumerate() {
+            let i = i as u32;
+            while boilerplate.next_if(|&b| b < i).is_some() {}
+            if boilerplate.peek() != Some(&i) && stats.is_repeated(line) {
+                repeated.push(i);
+            }
+        }
+        if !repeated.is_empty() {
+            dropped.extend(repeated);
+            dropped.sort_unstable();
+        }
+    }
+    dropped
+}
+
+/// `text` without the lines `dropped` (0-based, ascending), the others joined by `\n`.
+pub fn without_lines(text: &str, dropped: &[u32]) -> String {
+    if dropped.is_empty() {
         return text.to_string();
     }
-    text.lines()
-        .filter(|l| !stats.is_repeated(l))
-        .collect::<Vec<_>>()
-        .join("\n")
+    let mut next = dropped.iter().copied().peekable();
+    let mut out = String::with_capacity(text.len());
+    let mut first = true;
+    for (i, line) in text.lines().enumerate() {
+        if next.next_if_eq(&(i as u32)).is_some() {
+            continue;
+        }
+        if !first {
+            out.push('\n');
+        }
+        out.push_str(line);
+        first = false;
+    }
+    out
+}
+
+/// The [`dropped_lines`] of every document of a corpus, run-length coded (a few bytes a
+/// document): later passes rebuild a document's matching text without cleaning it again.
+#[derive(Default)]
+pub struct DroppedLines {
+    /// Per run of dropped lines: the gap since the previous run's end, then its length; both
+    /// LEB128.
+    bytes: Vec<u8>,
+    /// Where each document's runs start in `bytes` (one more entry than documents).
+    starts: Vec<u64>,
+}
+
+impl DroppedLines {
+    /// Append the next document's dropped lines (0-based, ascending).
+    pub fn push(&mut self, dropped: &[u32]) {
+        if self.starts.is_empty() {
+            self.starts.push(0);
+        }
+        let mut end = 0u64;
+        for run in dropped.chunk_by(|a, b| u64::from(*a) + 1 == u64::from(*b)) {
+            let start = u64::from(run[0]);
+            push_leb128(&mut self.bytes, start - end);
+            push_leb128(&mut self.bytes, run.len() as u64);
+            end = start + run.len() as u64;
+        }
+        self.starts.push(self.bytes.len() as u64);
+    }
+
+    /// The dropped lines of document `doc` (none for a document never pushed).
+    pub fn get(&self, doc: usize) -> Vec<u32> {
+        let (Some(&from), Some(&to)) = (self.starts.get(doc), self.starts.get(doc + 1)) else {
+            return Vec::new();
+        };
+        let mut bytes = &self.bytes[from as usize..to as usize];
+        let mut out = Vec::new();
+        let mut end = 0u64;
+        while let (Some(gap), Some(len)) = (read_leb128(&mut bytes), read_leb128(&mut bytes)) {
+            let start = end + gap;
+            out.extend((start..start + len).map(|line| line as u32));
+            end = start + len;
+        }
+        out
+    }
+}
+
+fn push_leb128(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn read_leb128(bytes: &mut &[u8]) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&b, rest) = bytes.split_first()?;
+        *bytes = rest;
+        v |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
 }
 
 /// Sketch texts as dedup matches them, without cleaning (the caller may have cleaned them).
@@ -1064,6 +1166,35 @@ pub fn repeated_line_numbers(texts: &[&str], config: &DedupConfig) -> Vec<Vec<us
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dropped_lines_read_back_per_document() {
+        let docs: Vec<Vec<u32>> = vec![
+            vec![],
+            vec![0, 1, 2, 7, 9, 10],
+            vec![300, 301, 70_000, u32::MAX - 1, u32::MAX],
+            vec![5],
+            vec![],
+        ];
+        let mut stored = DroppedLines::default();
+        for d in &docs {
+            stored.push(d);
+        }
+        for (i, d) in docs.iter().enumerate() {
+            assert_eq!(&stored.get(i), d, "document {i}");
+        }
+        assert!(stored.get(docs.len()).is_empty());
+        assert!(DroppedLines::default().get(0).is_empty());
+    }
+
+    #[test]
+    fn without_lines_keeps_the_others_in_order() {
+        let text = "a\r\nb\n\nc\nd";
+        assert_eq!(without_lines(text, &[]), text);
+        assert_eq!(without_lines(text, &[1, 3]), "a\n\nd");
+        assert_eq!(without_lines(text, &[0, 1, 2, 3, 4]), "");
+        assert_eq!(without_lines(text, &[4, 9]), "a\nb\n\nc");
+    }
 
     const STORY: &str = "The central bank raised its main interest rate by half a point on Tuesday, \
         the third increase this year, citing inflation that has stayed above its target. \

@@ -22,9 +22,9 @@
 
 use crate::cluster::{self, UnionFind};
 use crate::dedup::{
-    check_pair, content_hash, exact_copies, join_exact_copies, matching_text, shingled, sketch,
-    stock_cap, CandidateKeys, DedupConfig, DocFrequency, DocKeys, LineCounts, LineStats, Outcome,
-    Sketch,
+    check_pair, content_hash, dropped_lines, exact_copies, join_exact_copies, shingled, sketch,
+    stock_cap, without_lines, CandidateKeys, DedupConfig, DocFrequency, DocKeys, DroppedLines,
+    LineCounts, LineStats, Outcome, Sketch,
 };
 use crate::doc::Doc;
 use crate::shingle::Unit;
@@ -105,23 +105,28 @@ where
     let mut index = CandidateKeys::new(config);
     let mut content: Vec<Option<u64>> = Vec::new();
     let mut lengths: Vec<usize> = Vec::new();
+    // What cleaning and the repeated-line filter dropped from each document: later passes
+    // rebuild matching texts from it without cleaning again.
+    let mut dropped = DroppedLines::default();
     // The callback cannot return an error: the first one stops the run after the pass.
     let mut failure: Option<crate::Error> = None;
     corpus.for_each_batch(&mut |docs| {
-        let batch: Vec<(DocKeys, Option<u64>, usize)> = docs
+        let batch: Vec<(DocKeys, Option<u64>, usize, Vec<u32>)> = docs
             .par_iter()
             .map(|d| {
-                let s = sketch(&matching_text(&d.text, d.site.as_deref(), &stats), config);
+                let lines = dropped_lines(&d.text, d.site.as_deref(), &stats);
+                let s = sketch(&without_lines(&d.text, &lines), config);
                 df.add_set(&s.set);
-                (index.keys_of(&s), content_hash(&s.sequence), s.chars)
+                (index.keys_of(&s), content_hash(&s.sequence), s.chars, lines)
             })
             .collect();
-        for (keys, hash, chars) in batch {
+        for (keys, hash, chars, lines) in batch {
             if let Err(e) = index.push(keys) {
                 failure.get_or_insert(e);
             }
             content.push(hash);
             lengths.push(chars);
+            dropped.push(&lines);
         }
         progress(Pass::Sketch, lengths.len());
     })?;
@@ -139,8 +144,9 @@ where
     let stock = df.over(stock_cap(n, config));
     drop(df);
     let with_sequence = config.similarity == Similarity::Containment;
-    let state = |d: &Doc| {
-        let mut s = shingled(&matching_text(&d.text, d.site.as_deref(), &stats), config);
+    drop(stats);
+    let state = |i: u32, d: &Doc| {
+        let mut s = shingled(&without_lines(&d.text, &dropped.get(i as usize)), config);
         s.set.retain(|h| !stock.contains(*h));
         if with_sequence {
             s.sequence.retain(|h| !stock.contains(*h));
@@ -206,8 +212,8 @@ where
     }
     drop(partner);
     to_kept.sort_unstable();
-    let set_only = |d: &Doc| {
-        let mut s = state(d);
+    let set_only = |i: u32, d: &Doc| {
+        let mut s = state(i, d);
         s.sequence = Vec::new();
         s
     };
@@ -244,7 +250,7 @@ fn for_each_pair<C: Corpus, R: Send + Default + Clone>(
     pairs: &[(u32, u32)],
     bytes: &dyn Fn(u32) -> usize,
     budget: usize,
-    state: &(dyn Fn(&Doc) -> Sketch + Sync),
+    state: &(dyn Fn(u32, &Doc) -> Sketch + Sync),
     f: &(dyn Fn(&Sketch, &Sketch) -> R + Sync),
     progress: &dyn Fn(usize),
 ) -> Result<Vec<R>, C::Error> {
@@ -277,7 +283,7 @@ fn for_each_pair<C: Corpus, R: Send + Default + Clone>(
 fn one_pass<C: Corpus, R: Send + Default + Clone>(
     corpus: &C,
     pairs: &[(u32, u32)],
-    state: &(dyn Fn(&Doc) -> Sketch + Sync),
+    state: &(dyn Fn(u32, &Doc) -> Sketch + Sync),
     f: &(dyn Fn(&Sketch, &Sketch) -> R + Sync),
     progress: &dyn Fn(usize),
 ) -> Result<Vec<R>, C::Error> {
@@ -312,7 +318,7 @@ fn one_pass<C: Corpus, R: Send + Default + Clone>(
             .enumerate()
             .filter_map(|(o, d)| {
                 let id = (start + o) as u32;
-                in_pair(id).then(|| (id, state(d)))
+                in_pair(id).then(|| (id, state(id, d)))
             })
             .collect();
         open.extend(fresh);
