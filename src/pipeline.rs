@@ -4,11 +4,13 @@
 //! 1. **Lines** (when cleaning or the repeated-line filter is on): count each site's lines and
 //!    the short lines repeated across documents ([`LineCounts`]).
 //! 2. **Sketch**: every document's matching text is shingled and hashed; what stays is its LSH
-//!    band keys (or SimHash, [`CandidateKeys`]), its length, and its shingles' document frequencies, added to a
-//!    fixed-size count-min sketch ([`DocFrequency`]).
+//!    band keys (or SimHash, [`CandidateKeys`]), its length, the lines its matching text left
+//!    out ([`DroppedLines`]), and its shingles' document frequencies, added to a fixed-size
+//!    count-min sketch ([`DocFrequency`]).
 //! 3. **Verify**: candidate pairs come from the band keys, one table at a time. The corpus is
-//!    read again and the shingle sets of the documents in candidate pairs are rebuilt (without
-//!    stock shingles) and compared exactly with [`check_pair`]; a set is dropped once its last
+//!    read again and the shingle sets of the documents in candidate pairs are rebuilt from their
+//!    text and dropped lines (not cleaned again), without stock shingles, and compared exactly
+//!    with [`check_pair`]; a set is dropped once its last
 //!    partner has been checked. When the pairs outgrow [`DedupConfig::pair_budget`] this pass
 //!    runs in rounds, each skipping the pairs that earlier rounds already joined
 //!    ([`CandidateKeys::search`]).
