@@ -131,7 +131,7 @@ const SEGMENT: usize = 1 << 16;
 
 /// Every document's band keys (`tables` per document), stored table by table so candidate
 /// search reads one table at a time. Keys arrive per document; each finished segment of
-/// [`SEGMENT`] documents is transposed and kept in memory while memory holds at most
+/// `SEGMENT` (65,536) documents is transposed and kept in memory while memory holds at most
 /// `memory_cap` bytes of keys, and appended to an anonymous temporary file in `spill_dir`
 /// after that (with no `spill_dir`, everything stays in memory).
 pub struct KeyColumns {

@@ -188,7 +188,7 @@ fn grams(tokens: &Tokens, n: usize) -> Vec<u64> {
 }
 
 /// Where seed n-grams stand: `(gram, doc, position)` sorted, only grams that pass the
-/// frequency rule, at most [`MAX_REPEATS`] positions per document and gram.
+/// frequency rule, at most `MAX_REPEATS` positions per document and gram.
 #[derive(Clone, Debug, Default)]
 pub struct SeedIndex {
     entries: Vec<(u64, u32, u32)>,
