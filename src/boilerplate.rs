@@ -23,7 +23,7 @@
 //! Both passes are linear in the input; the result depends only on the input (deterministic).
 
 use crate::doc::Doc;
-use ahash::AHashMap;
+use ahash::{AHashMap, AHashSet};
 use aho_corasick::AhoCorasick;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -1047,6 +1047,18 @@ fn end_before_dated_records(
     region
 }
 
+/// Hashes of the runs of four consecutive words (letters and digits) of a line.
+fn word_grams(text: &str) -> Vec<u64> {
+    let words: Vec<&str> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    words
+        .windows(4)
+        .map(|w| crate::shingle::hash_bytes(w.join(" ").as_bytes()))
+        .collect()
+}
+
 /// Where a page's site comes from. A site field or a URL's host names the site; a folder
 /// only suggests one: it may hold reprints of one story, or pages of several sites.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1191,6 +1203,28 @@ pub fn clean_page(
     }
     let copies_outside = |j: usize| outside_count.get(&hashes[j]).copied().unwrap_or(0);
 
+    // Word 4-grams of the article, built only when a line long enough to be kept outside it
+    // exists: such a line may be the whole article again in one block (a schema.org
+    // `articleBody` or a `<noscript>` copy), which the scrape dumps next to the article.
+    let article_grams: Option<AHashSet<u64>> = region.and_then(|(a, b)| {
+        let long_outside = (0..lines.len())
+            .any(|j| !(a..=b).contains(&j) && lines[j].words >= config.outside_keep_words);
+        long_outside.then(|| {
+            let mut grams = AHashSet::new();
+            for &i in &index[a..=b] {
+                grams.extend(word_grams(raw[i]));
+            }
+            grams
+        })
+    });
+    let copies_article = |j: usize| {
+        article_grams.as_ref().is_some_and(|grams| {
+            let own = word_grams(raw[index[j]]);
+            let shared = own.iter().filter(|g| grams.contains(g)).count();
+            !own.is_empty() && shared * 2 >= own.len()
+        })
+    };
+
     let mut decision: Vec<Option<Reason>> = Vec::with_capacity(lines.len());
     for (j, line) in lines.iter().enumerate() {
         let inside = region.is_some_and(|(a, b)| (a..=b).contains(&j));
@@ -1205,10 +1239,11 @@ pub fn clean_page(
             }
         } else if let Some(r) = hard[j] {
             Some(r)
-        } else if title == Some(j)
-            || (line.words >= config.outside_keep_words && line.has_sentence_punct())
-        {
+        } else if title == Some(j) {
             None
+        } else if line.words >= config.outside_keep_words && line.has_sentence_punct() {
+            // A copy of the article is a repeat, however long.
+            copies_article(j).then_some(Reason::RepeatedInPage)
         } else if line.prompt == Prompt::Weak {
             Some(Reason::Prompt)
         } else if line.words < config.prose_words {
@@ -1819,6 +1854,39 @@ mod tests {
         let c = run(&text);
         assert!(reason_of(&c, headline).is_none(), "{:?}", c.removed);
         assert_eq!(reason_of(&c, standfirst), Some(Reason::OutsideArticle));
+    }
+
+    #[test]
+    fn a_copy_of_the_article_in_one_line_goes() {
+        // A page that carries its article twice: once as paragraphs, once as one block (a
+        // schema.org `articleBody`), after dated metadata. Long lines outside the article
+        // are kept only when they are not such a copy.
+        let config = CleanConfig {
+            outside_keep_words: 40,
+            ..CleanConfig::default()
+        };
+        let copy = [PARA_EN, PARA_EN2, PARA_EN3].join(" ");
+        let other = [PARA_IT, PARA_PT].join(" ");
+        for (block, reason) in [
+            (copy.as_str(), Some(Reason::RepeatedInPage)),
+            (other.as_str(), None),
+        ] {
+            let text = [
+                "Menu",
+                PARA_EN,
+                PARA_EN2,
+                PARA_EN3,
+                "2019-11-13T23:06:00+01:00",
+                "2019-07-02T22:14:45+02:00",
+                block,
+            ]
+            .join("\n");
+            let c = clean(&text, None, None, &config);
+            assert_eq!(reason_of(&c, block), reason, "{:?}", c.removed);
+            assert!(c
+                .text
+                .starts_with(&[PARA_EN, PARA_EN2, PARA_EN3].join("\n")));
+        }
     }
 
     #[test]
