@@ -972,7 +972,14 @@ fn dated_record_runs(
     }
     let mut by_skeleton: Vec<(Vec<char>, Vec<usize>)> = Vec::new();
     for (j, line) in lines.iter().enumerate() {
-        if hard[j] != Some(Reason::Widget) || !line.is_dated() {
+        let header = match hard[j] {
+            Some(Reason::Widget) => true,
+            // Digit normalization makes a site's dated headers ("May 3, 2019 at 9:14 am") one
+            // line seen on every page with comments: template, yet still headers of posts.
+            Some(Reason::Template) => line.is_widget(),
+            _ => false,
+        };
+        if !header || !line.is_dated() {
             continue;
         }
         let skeleton = punctuation_skeleton(raw[index[j]].trim());
@@ -1703,6 +1710,37 @@ mod tests {
             "{:?}",
             c.removed
         );
+    }
+
+    #[test]
+    fn a_comment_thread_whose_dates_are_site_template_goes() {
+        // On a site with comments on every page, the post dates are template lines once
+        // digits are normalized; they still head the posts of a thread.
+        let (header, footer) = (LEDGER_HEADER, LEDGER_FOOTER);
+        let page = |article: &[&str], day: usize| {
+            let mut lines: Vec<String> = header.iter().map(|s| s.to_string()).collect();
+            lines.extend(article.iter().map(|s| s.to_string()));
+            lines.push(format!("{} comments", POSTS.len()));
+            for (k, post) in POSTS.iter().enumerate() {
+                lines.push(format!("May {}, 2019 at {}:14 am", day + k, 9 + k));
+                lines.push(post.to_string());
+            }
+            lines.extend(footer.iter().map(|s| s.to_string()));
+            lines.join("\n")
+        };
+        let article = [PARA_EN, PARA_EN2, PARA_EN3];
+        let pages = [page(&article, 3), page(&[PARA_IT, PARA_PT], 12)];
+        let mut counts = TemplateCounts::new();
+        for p in &pages {
+            counts.observe(Some("ledger.example"), p);
+        }
+        let c = clean(
+            &pages[0],
+            Some("ledger.example"),
+            Some(&counts),
+            &CleanConfig::default(),
+        );
+        assert_eq!(c.text, article.join("\n"), "{:?}", c.removed);
     }
 
     #[test]
