@@ -1236,8 +1236,12 @@ pub fn clean_page(
     for (j, line) in lines.iter().enumerate() {
         let inside = region.is_some_and(|(a, b)| (a..=b).contains(&j));
         let reason = if inside {
+            // A paragraph printed twice in a row is an echo (a gallery's thumbnail and full
+            // caption, a pull quote), not two paragraphs; the first copy stays.
+            let echo = prose[j] && j > 0 && raw[index[j]].trim() == raw[index[j - 1]].trim();
             match hard[j].filter(|r| furniture_inside(*r, line, copies_outside(j))) {
                 Some(r) => Some(r),
+                None if echo => Some(Reason::RepeatedInPage),
                 // "Share", "Print", "Video", "Related" between paragraphs.
                 None if line.prompt == Prompt::Weak && line.words <= 4 && !line.ends_sentence => {
                     Some(Reason::Prompt)
@@ -1493,6 +1497,17 @@ mod tests {
         merged.merge(counts.clone());
         merged.merge(counts);
         assert_eq!(merged.pages_with("s", hash), 4);
+    }
+
+    #[test]
+    fn a_paragraph_printed_twice_in_a_row_is_kept_once() {
+        let caption = "The mayor, left, and the head of the transport authority look at the map of the six new bus routes at City Hall on Tuesday.";
+        let text = [PARA_EN, caption, caption, PARA_EN2, caption, PARA_EN3].join("\n");
+        let c = run(&text);
+        assert_eq!(c.removed.len(), 1, "{:?}", c.removed);
+        assert_eq!(c.removed[0].line, 3);
+        assert_eq!(c.removed[0].reason, Reason::RepeatedInPage);
+        assert_eq!(c.text.matches(caption).count(), 2);
     }
 
     #[test]
