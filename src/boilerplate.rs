@@ -677,7 +677,13 @@ impl Phrases {
     fn new(list: &'static [&'static str]) -> Phrases {
         Phrases {
             list,
-            automaton: AhoCorasick::new(list).ok(),
+            automaton: AhoCorasick::builder()
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                // Prompt phrases start with common letters: a prefilter stops at nearly every
+                // word and is slower than the DFA's scan alone.
+                .prefilter(false)
+                .build(list)
+                .ok(),
         }
     }
 
@@ -710,29 +716,49 @@ fn is_notice(lower: &str) -> bool {
 }
 
 fn prompt_kind(text: &str, words: usize) -> Prompt {
-    let lower = text.to_lowercase();
+    if text.is_ascii() {
+        // Lowercasing ASCII is `to_ascii_lowercase`, done in a per-thread buffer rather than
+        // one allocation per line.
+        LOWERED.with(|buffer| {
+            let mut lower = buffer.borrow_mut();
+            lower.clear();
+            lower.push_str(text);
+            lower.make_ascii_lowercase();
+            prompt_kind_of_lowercase(&lower, true, words)
+        })
+    } else {
+        prompt_kind_of_lowercase(&text.to_lowercase(), false, words)
+    }
+}
+
+thread_local! {
+    static LOWERED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+fn prompt_kind_of_lowercase(lower: &str, ascii: bool, words: usize) -> Prompt {
     // Long lines are judged by structure; only legal and cookie notices are checked there.
     if words > 40 {
-        return if is_notice(&lower) {
+        return if is_notice(lower) {
             Prompt::Strong
         } else {
             Prompt::None
         };
     }
-    if SUBSTRING.any_substring(&lower) {
+    // Every substring prompt has a byte outside ASCII: an ASCII line holds none.
+    if !ascii && SUBSTRING.any_substring(lower) {
         return Prompt::Strong;
     }
-    if words <= 15 && STRONG.any_words(&lower) {
+    if words <= 15 && STRONG.any_words(lower) {
         return Prompt::Strong;
     }
     if words > 15 {
-        return if is_notice(&lower) {
+        return if is_notice(lower) {
             Prompt::Strong
         } else {
             Prompt::None
         };
     }
-    if words <= 6 && WEAK.any_words(&lower) {
+    if words <= 6 && WEAK.any_words(lower) {
         return Prompt::Weak;
     }
     Prompt::None
@@ -1564,6 +1590,12 @@ mod tests {
             }
         }
         norm.into_bytes()
+    }
+
+    #[test]
+    fn substring_prompts_are_never_ascii() {
+        // `prompt_kind` skips them on ASCII lines.
+        assert!(SUBSTRING_PROMPTS.iter().all(|p| !p.is_ascii()));
     }
 
     #[test]
