@@ -186,33 +186,39 @@ fn is_ascii_space(b: u8) -> bool {
 /// one space, each run of ASCII digits as one `0`, everything else lowercased.
 fn normalize_line(line: &str, norm: &mut Vec<u8>) {
     norm.clear();
-    // ASCII lines in one pass over the bytes; the first other byte sends the line to the
-    // general path, which builds the same bytes.
+    if !line.is_ascii() {
+        return normalize_unicode(line, norm);
+    }
+    // ASCII lines in one pass over the bytes, written in place: the result is never longer
+    // than the line (a run of spaces or digits becomes at most one byte).
+    norm.resize(line.len(), 0);
+    let mut n = 0;
     let mut space = false;
     let mut prev_digit = false;
     for &b in line.as_bytes() {
-        if !b.is_ascii() {
-            return normalize_unicode(line, norm);
-        }
         if is_ascii_space(b) {
-            space = !norm.is_empty();
+            space = n > 0;
             prev_digit = false;
             continue;
         }
         if space {
-            norm.push(b' ');
+            norm[n] = b' ';
+            n += 1;
             space = false;
         }
         if b.is_ascii_digit() {
             if !prev_digit {
-                norm.push(b'0');
+                norm[n] = b'0';
+                n += 1;
             }
             prev_digit = true;
         } else {
             prev_digit = false;
-            norm.push(b.to_ascii_lowercase());
+            norm[n] = b.to_ascii_lowercase();
+            n += 1;
         }
     }
+    norm.truncate(n);
 }
 
 fn normalize_unicode(line: &str, norm: &mut Vec<u8>) {
