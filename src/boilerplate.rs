@@ -23,7 +23,7 @@
 //! Both passes are linear in the input; the result depends only on the input (deterministic).
 
 use crate::doc::Doc;
-use ahash::AHashMap;
+use ahash::{AHashMap, AHashSet};
 use aho_corasick::AhoCorasick;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -164,47 +164,85 @@ pub struct TemplateCounts {
 /// Hash of a line with digits, case and spacing normalized, so "112 comments" and
 /// "7 Comments" are one template line (a run of digits becomes one `0`).
 fn normalized_hash(line: &str) -> u64 {
-    if line.is_ascii() {
-        // The same string as the general path below, built without per-character case tables.
-        let mut norm: Vec<u8> = Vec::with_capacity(line.len());
-        for w in line.split_whitespace() {
-            if !norm.is_empty() {
-                norm.push(b' ');
-            }
-            let mut prev_digit = false;
-            for &b in w.as_bytes() {
-                if b.is_ascii_digit() {
-                    if !prev_digit {
-                        norm.push(b'0');
-                    }
-                    prev_digit = true;
-                } else {
-                    prev_digit = false;
-                    norm.push(b.to_ascii_lowercase());
-                }
-            }
-        }
-        return crate::shingle::hash_bytes(&norm);
+    // Every line of every page is hashed (twice with a known site): one buffer per thread, not
+    // one allocation per line.
+    NORMALIZED.with(|buffer| {
+        let mut norm = buffer.borrow_mut();
+        normalize_line(line, &mut norm);
+        crate::shingle::hash_bytes(&norm)
+    })
+}
+
+thread_local! {
+    static NORMALIZED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Whitespace as `char::is_whitespace` sees it, for ASCII bytes.
+fn is_ascii_space(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ')
+}
+
+/// The normalized line behind [`normalized_hash`]: its words (runs of non-whitespace) joined by
+/// one space, each run of ASCII digits as one `0`, everything else lowercased.
+fn normalize_line(line: &str, norm: &mut Vec<u8>) {
+    norm.clear();
+    if !line.is_ascii() {
+        return normalize_unicode(line, norm);
     }
-    let mut norm = String::with_capacity(line.len());
+    // ASCII lines in one pass over the bytes, written in place: the result is never longer
+    // than the line (a run of spaces or digits becomes at most one byte).
+    norm.resize(line.len(), 0);
+    let mut n = 0;
+    let mut space = false;
+    let mut prev_digit = false;
+    for &b in line.as_bytes() {
+        if is_ascii_space(b) {
+            space = n > 0;
+            prev_digit = false;
+            continue;
+        }
+        if space {
+            norm[n] = b' ';
+            n += 1;
+            space = false;
+        }
+        if b.is_ascii_digit() {
+            if !prev_digit {
+                norm[n] = b'0';
+                n += 1;
+            }
+            prev_digit = true;
+        } else {
+            prev_digit = false;
+            norm[n] = b.to_ascii_lowercase();
+            n += 1;
+        }
+    }
+    norm.truncate(n);
+}
+
+fn normalize_unicode(line: &str, norm: &mut Vec<u8>) {
+    norm.clear();
+    let mut utf8 = [0u8; 4];
     for w in line.split_whitespace() {
         if !norm.is_empty() {
-            norm.push(' ');
+            norm.push(b' ');
         }
         let mut prev_digit = false;
         for c in w.chars() {
             if c.is_ascii_digit() {
                 if !prev_digit {
-                    norm.push('0');
+                    norm.push(b'0');
                 }
                 prev_digit = true;
             } else {
                 prev_digit = false;
-                norm.extend(c.to_lowercase());
+                for l in c.to_lowercase() {
+                    norm.extend_from_slice(l.encode_utf8(&mut utf8).as_bytes());
+                }
             }
         }
     }
-    crate::shingle::hash_bytes(norm.as_bytes())
 }
 
 /// Whether a line has at least one letter (any script).
@@ -285,7 +323,7 @@ impl TemplateCounts {
 }
 
 /// What the classifier knows about one non-empty line.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 struct Line {
     /// Word tokens (runs of letters and digits); CJK text counts one word per two characters.
     words: usize,
@@ -356,6 +394,31 @@ fn is_sentence_end(c: char) -> bool {
 impl Line {
     fn new(text: &str) -> Line {
         let mut line = Line::default();
+        let cjk_chars = if text.is_ascii() {
+            line.scan_ascii(text);
+            0
+        } else {
+            line.scan_chars(text)
+        };
+        // CJK scripts do not separate words by spaces: a run of characters is one token.
+        line.words += cjk_chars / 2;
+        if cjk_chars > 0 {
+            line.spaced = 0;
+        }
+        line.ends_sentence = text
+            .trim_end_matches(is_closing)
+            .chars()
+            .next_back()
+            .is_some_and(is_sentence_end);
+        line.starts_lowercase = text.chars().next().is_some_and(char::is_lowercase);
+        line.attribution = text.starts_with(['—', '–', '―']);
+        line.prompt = prompt_kind(text, line.words);
+        line
+    }
+
+    /// The counts read character by character; returns the number of CJK characters.
+    fn scan_chars(&mut self, text: &str) -> usize {
+        let line = self;
         let mut in_word = false;
         let mut word_all_digits = true;
         let mut cjk_chars = 0usize;
@@ -408,20 +471,59 @@ impl Line {
             line.numeric += 1;
             line.date_like |= is_year(&text[word_start..]);
         }
-        // CJK scripts do not separate words by spaces: a run of characters is one token.
-        line.words += cjk_chars / 2;
-        if cjk_chars > 0 {
-            line.spaced = 0;
+        cjk_chars
+    }
+
+    /// [`Line::scan_chars`] for ASCII text, byte by byte (most lines of news text): the same
+    /// counts without decoding characters or asking the Unicode tables.
+    fn scan_ascii(&mut self, text: &str) {
+        let bytes = text.as_bytes();
+        let mut in_word = false;
+        let mut word_all_digits = true;
+        let mut prev = b' ';
+        let mut word_start = 0;
+        for (at, &c) in bytes.iter().enumerate() {
+            if !is_ascii_space(c) && is_ascii_space(prev) {
+                self.spaced += 1;
+            }
+            if c == b':' && prev.is_ascii_digit() {
+                self.date_like |= bytes.get(at + 1).is_some_and(u8::is_ascii_digit);
+            }
+            if c.is_ascii_alphanumeric() {
+                self.has_letter |= c.is_ascii_alphabetic();
+                if !in_word {
+                    in_word = true;
+                    word_start = at;
+                    self.words += 1;
+                    word_all_digits = true;
+                    if c.is_ascii_uppercase() {
+                        self.capitalized += 1;
+                    } else if c.is_ascii_lowercase() {
+                        self.lowercase += 1;
+                    }
+                }
+                if !c.is_ascii_digit() {
+                    word_all_digits = false;
+                }
+            } else {
+                if in_word && word_all_digits {
+                    self.numeric += 1;
+                    self.date_like |= is_year(&text[word_start..at]);
+                }
+                in_word = false;
+                match c {
+                    b'|' => self.separators += 1,
+                    b'/' if prev == b' ' => self.separators += 1,
+                    b',' | b';' | b':' | b'.' | b'!' | b'?' => self.inner_punct += 1,
+                    _ => {}
+                }
+            }
+            prev = c;
         }
-        line.ends_sentence = text
-            .trim_end_matches(is_closing)
-            .chars()
-            .next_back()
-            .is_some_and(is_sentence_end);
-        line.starts_lowercase = text.chars().next().is_some_and(char::is_lowercase);
-        line.attribution = text.starts_with(['—', '–', '―']);
-        line.prompt = prompt_kind(text, line.words);
-        line
+        if in_word && word_all_digits {
+            self.numeric += 1;
+            self.date_like |= is_year(&text[word_start..]);
+        }
     }
 
     fn has_sentence_punct(&self) -> bool {
@@ -645,7 +747,13 @@ impl Phrases {
     fn new(list: &'static [&'static str]) -> Phrases {
         Phrases {
             list,
-            automaton: AhoCorasick::new(list).ok(),
+            automaton: AhoCorasick::builder()
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                // Prompt phrases start with common letters: a prefilter stops at nearly every
+                // word and is slower than the DFA's scan alone.
+                .prefilter(false)
+                .build(list)
+                .ok(),
         }
     }
 
@@ -678,29 +786,49 @@ fn is_notice(lower: &str) -> bool {
 }
 
 fn prompt_kind(text: &str, words: usize) -> Prompt {
-    let lower = text.to_lowercase();
+    if text.is_ascii() {
+        // Lowercasing ASCII is `to_ascii_lowercase`, done in a per-thread buffer rather than
+        // one allocation per line.
+        LOWERED.with(|buffer| {
+            let mut lower = buffer.borrow_mut();
+            lower.clear();
+            lower.push_str(text);
+            lower.make_ascii_lowercase();
+            prompt_kind_of_lowercase(&lower, true, words)
+        })
+    } else {
+        prompt_kind_of_lowercase(&text.to_lowercase(), false, words)
+    }
+}
+
+thread_local! {
+    static LOWERED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+fn prompt_kind_of_lowercase(lower: &str, ascii: bool, words: usize) -> Prompt {
     // Long lines are judged by structure; only legal and cookie notices are checked there.
     if words > 40 {
-        return if is_notice(&lower) {
+        return if is_notice(lower) {
             Prompt::Strong
         } else {
             Prompt::None
         };
     }
-    if SUBSTRING.any_substring(&lower) {
+    // Every substring prompt has a byte outside ASCII: an ASCII line holds none.
+    if !ascii && SUBSTRING.any_substring(lower) {
         return Prompt::Strong;
     }
-    if words <= 15 && STRONG.any_words(&lower) {
+    if words <= 15 && STRONG.any_words(lower) {
         return Prompt::Strong;
     }
     if words > 15 {
-        return if is_notice(&lower) {
+        return if is_notice(lower) {
             Prompt::Strong
         } else {
             Prompt::None
         };
     }
-    if words <= 6 && WEAK.any_words(&lower) {
+    if words <= 6 && WEAK.any_words(lower) {
         return Prompt::Weak;
     }
     Prompt::None
@@ -972,7 +1100,14 @@ fn dated_record_runs(
     }
     let mut by_skeleton: Vec<(Vec<char>, Vec<usize>)> = Vec::new();
     for (j, line) in lines.iter().enumerate() {
-        if hard[j] != Some(Reason::Widget) || !line.is_dated() {
+        let header = match hard[j] {
+            Some(Reason::Widget) => true,
+            // Digit normalization makes a site's dated headers ("May 3, 2019 at 9:14 am") one
+            // line seen on every page with comments: template, yet still headers of posts.
+            Some(Reason::Template) => line.is_widget(),
+            _ => false,
+        };
+        if !header || !line.is_dated() {
             continue;
         }
         let skeleton = punctuation_skeleton(raw[index[j]].trim());
@@ -1045,6 +1180,18 @@ fn end_before_dated_records(
         }
     }
     region
+}
+
+/// Hashes of the runs of four consecutive words (letters and digits) of a line.
+fn word_grams(text: &str) -> Vec<u64> {
+    let words: Vec<&str> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    words
+        .windows(4)
+        .map(|w| crate::shingle::hash_bytes(w.join(" ").as_bytes()))
+        .collect()
 }
 
 /// Where a page's site comes from. A site field or a URL's host names the site; a folder
@@ -1191,12 +1338,38 @@ pub fn clean_page(
     }
     let copies_outside = |j: usize| outside_count.get(&hashes[j]).copied().unwrap_or(0);
 
+    // Word 4-grams of the article, built only when a line long enough to be kept outside it
+    // exists: such a line may be the whole article again in one block (a schema.org
+    // `articleBody` or a `<noscript>` copy), which the scrape dumps next to the article.
+    let article_grams: Option<AHashSet<u64>> = region.and_then(|(a, b)| {
+        let long_outside = (0..lines.len())
+            .any(|j| !(a..=b).contains(&j) && lines[j].words >= config.outside_keep_words);
+        long_outside.then(|| {
+            let mut grams = AHashSet::new();
+            for &i in &index[a..=b] {
+                grams.extend(word_grams(raw[i]));
+            }
+            grams
+        })
+    });
+    let copies_article = |j: usize| {
+        article_grams.as_ref().is_some_and(|grams| {
+            let own = word_grams(raw[index[j]]);
+            let shared = own.iter().filter(|g| grams.contains(g)).count();
+            !own.is_empty() && shared * 2 >= own.len()
+        })
+    };
+
     let mut decision: Vec<Option<Reason>> = Vec::with_capacity(lines.len());
     for (j, line) in lines.iter().enumerate() {
         let inside = region.is_some_and(|(a, b)| (a..=b).contains(&j));
         let reason = if inside {
+            // A paragraph printed twice in a row is an echo (a gallery's thumbnail and full
+            // caption, a pull quote), not two paragraphs; the first copy stays.
+            let echo = prose[j] && j > 0 && raw[index[j]].trim() == raw[index[j - 1]].trim();
             match hard[j].filter(|r| furniture_inside(*r, line, copies_outside(j))) {
                 Some(r) => Some(r),
+                None if echo => Some(Reason::RepeatedInPage),
                 // "Share", "Print", "Video", "Related" between paragraphs.
                 None if line.prompt == Prompt::Weak && line.words <= 4 && !line.ends_sentence => {
                     Some(Reason::Prompt)
@@ -1205,10 +1378,11 @@ pub fn clean_page(
             }
         } else if let Some(r) = hard[j] {
             Some(r)
-        } else if title == Some(j)
-            || (line.words >= config.outside_keep_words && line.has_sentence_punct())
-        {
+        } else if title == Some(j) {
             None
+        } else if line.words >= config.outside_keep_words && line.has_sentence_punct() {
+            // A copy of the article is a repeat, however long.
+            copies_article(j).then_some(Reason::RepeatedInPage)
         } else if line.prompt == Prompt::Weak {
             Some(Reason::Prompt)
         } else if line.words < config.prose_words {
@@ -1454,6 +1628,92 @@ mod tests {
     }
 
     #[test]
+    fn a_paragraph_printed_twice_in_a_row_is_kept_once() {
+        let caption = "The mayor, left, and the head of the transport authority look at the map of the six new bus routes at City Hall on Tuesday.";
+        let text = [PARA_EN, caption, caption, PARA_EN2, caption, PARA_EN3].join("\n");
+        let c = run(&text);
+        assert_eq!(c.removed.len(), 1, "{:?}", c.removed);
+        assert_eq!(c.removed[0].line, 3);
+        assert_eq!(c.removed[0].reason, Reason::RepeatedInPage);
+        assert_eq!(c.text.matches(caption).count(), 2);
+    }
+
+    /// The normalization as first written: words from `split_whitespace`, digit runs as `0`,
+    /// `char::to_lowercase`. The fast paths must build the same bytes.
+    fn normalize_reference(line: &str) -> Vec<u8> {
+        let mut norm = String::new();
+        for w in line.split_whitespace() {
+            if !norm.is_empty() {
+                norm.push(' ');
+            }
+            let mut prev_digit = false;
+            for c in w.chars() {
+                if c.is_ascii_digit() {
+                    if !prev_digit {
+                        norm.push('0');
+                    }
+                    prev_digit = true;
+                } else {
+                    prev_digit = false;
+                    norm.extend(c.to_lowercase());
+                }
+            }
+        }
+        norm.into_bytes()
+    }
+
+    #[test]
+    fn ascii_lines_are_scanned_as_characters_would_be() {
+        let lines = [
+            "Nov 18, 2019 at 9:24 pm ET",
+            "PUBLISHED: 10:48, Tue, Nov 19, 2019 | UPDATED: 11:05",
+            "Home | World / Business /Sport",
+            "a/b 12:3x 1999 20201 2019",
+            "\tTabs\x0band\x0cfeeds  and   spaces ",
+            "x:5 5: 5:",
+            "ALL CAPS, Mixed case; lower. Done! Why? 42",
+            "https://www.example.com/news/local/article/Council-14848175.php",
+            "\"Quoted,\" (bracketed) [list] *stars* end.",
+            PARA_EN,
+        ];
+        for text in lines {
+            let (mut bytes, mut chars) = (Line::default(), Line::default());
+            bytes.scan_ascii(text);
+            assert_eq!(chars.scan_chars(text), 0);
+            assert_eq!(bytes, chars, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn substring_prompts_are_never_ascii() {
+        // `prompt_kind` skips them on ASCII lines.
+        assert!(SUBSTRING_PROMPTS.iter().all(|p| !p.is_ascii()));
+    }
+
+    #[test]
+    fn the_normalized_line_is_the_same_on_every_path() {
+        let lines = [
+            "",
+            "   ",
+            "Join 513 other subscribers",
+            "  join\t72\x0bOther\x0c subscribers \r",
+            "a1b22c333 4444",
+            "x\x1fy",
+            "ÉCOLE 12 Été\u{a0}2019",
+            "ΣΊΣΥΦΟΣ 3",
+            "İstanbul °C",
+            "Copyright ⓒ 2019. 무단전재 및 재배포 금지",
+            PARA_EN,
+            PARA_KO,
+        ];
+        let mut norm = Vec::new();
+        for line in lines {
+            normalize_line(line, &mut norm);
+            assert_eq!(norm, normalize_reference(line), "{line:?}");
+        }
+    }
+
+    #[test]
     fn line_numbers_are_one_based_and_blank_runs_collapse() {
         let text = format!("Menu\n\n\n{PARA_EN}\n\n\n{PARA_EN2}\n");
         let c = run(&text);
@@ -1671,6 +1931,37 @@ mod tests {
     }
 
     #[test]
+    fn a_comment_thread_whose_dates_are_site_template_goes() {
+        // On a site with comments on every page, the post dates are template lines once
+        // digits are normalized; they still head the posts of a thread.
+        let (header, footer) = (LEDGER_HEADER, LEDGER_FOOTER);
+        let page = |article: &[&str], day: usize| {
+            let mut lines: Vec<String> = header.iter().map(|s| s.to_string()).collect();
+            lines.extend(article.iter().map(|s| s.to_string()));
+            lines.push(format!("{} comments", POSTS.len()));
+            for (k, post) in POSTS.iter().enumerate() {
+                lines.push(format!("May {}, 2019 at {}:14 am", day + k, 9 + k));
+                lines.push(post.to_string());
+            }
+            lines.extend(footer.iter().map(|s| s.to_string()));
+            lines.join("\n")
+        };
+        let article = [PARA_EN, PARA_EN2, PARA_EN3];
+        let pages = [page(&article, 3), page(&[PARA_IT, PARA_PT], 12)];
+        let mut counts = TemplateCounts::new();
+        for p in &pages {
+            counts.observe(Some("ledger.example"), p);
+        }
+        let c = clean(
+            &pages[0],
+            Some("ledger.example"),
+            Some(&counts),
+            &CleanConfig::default(),
+        );
+        assert_eq!(c.text, article.join("\n"), "{:?}", c.removed);
+    }
+
+    #[test]
     fn a_live_report_with_timestamps_stays_whole() {
         // Entries (and the lede) of two paragraphs outweigh the timestamps between them;
         // single-paragraph ones do not, with or without the rule for dated records.
@@ -1819,6 +2110,39 @@ mod tests {
         let c = run(&text);
         assert!(reason_of(&c, headline).is_none(), "{:?}", c.removed);
         assert_eq!(reason_of(&c, standfirst), Some(Reason::OutsideArticle));
+    }
+
+    #[test]
+    fn a_copy_of_the_article_in_one_line_goes() {
+        // A page that carries its article twice: once as paragraphs, once as one block (a
+        // schema.org `articleBody`), after dated metadata. Long lines outside the article
+        // are kept only when they are not such a copy.
+        let config = CleanConfig {
+            outside_keep_words: 40,
+            ..CleanConfig::default()
+        };
+        let copy = [PARA_EN, PARA_EN2, PARA_EN3].join(" ");
+        let other = [PARA_IT, PARA_PT].join(" ");
+        for (block, reason) in [
+            (copy.as_str(), Some(Reason::RepeatedInPage)),
+            (other.as_str(), None),
+        ] {
+            let text = [
+                "Menu",
+                PARA_EN,
+                PARA_EN2,
+                PARA_EN3,
+                "2019-11-13T23:06:00+01:00",
+                "2019-07-02T22:14:45+02:00",
+                block,
+            ]
+            .join("\n");
+            let c = clean(&text, None, None, &config);
+            assert_eq!(reason_of(&c, block), reason, "{:?}", c.removed);
+            assert!(c
+                .text
+                .starts_with(&[PARA_EN, PARA_EN2, PARA_EN3].join("\n")));
+        }
     }
 
     #[test]
