@@ -1,10 +1,13 @@
 //! Word and character shingling on arbitrary text (raw and normalized): no panic, the same
-//! hashes on a second call and through the reused-buffer entry point, and a sorted set.
+//! hashes on a second call and through the reused-buffer entry point, a sorted set, and the
+//! raw-text entry point equal to shingling the normalized text (the ASCII fast paths).
 
 #![no_main]
 
 use copydesk::normalize::normalize;
-use copydesk::shingle::{shingles, shingles_into, to_set, ShingleConfig, Unit};
+use copydesk::shingle::{
+    count_words, shingles, shingles_into, text_shingles_into, to_set, words, ShingleConfig, Unit,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {
@@ -13,6 +16,11 @@ fuzz_target!(|input: &[u8]| {
     };
     let raw = String::from_utf8_lossy(data);
     let normalized = normalize(&raw);
+    assert_eq!(
+        count_words(&raw, usize::MAX),
+        words(&normalized).count(),
+        "words counted without normalizing"
+    );
     let ngram = (control & 7) as usize; // 0 included: treated as 1
     for unit in [Unit::Word, Unit::Char] {
         for ocr_fold in [false, true] {
@@ -21,6 +29,9 @@ fuzz_target!(|input: &[u8]| {
                 ngram,
                 ocr_fold,
             };
+            let mut fused = Vec::new();
+            text_shingles_into(&raw, &config, &mut fused);
+            assert_eq!(fused, shingles(&normalized, &config), "raw text shingled as normalized");
             for text in [raw.as_ref(), normalized.as_str()] {
                 let a = shingles(text, &config);
                 let b = shingles(text, &config);
