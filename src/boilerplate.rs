@@ -478,51 +478,50 @@ impl Line {
     /// counts without decoding characters or asking the Unicode tables.
     fn scan_ascii(&mut self, text: &str) {
         let bytes = text.as_bytes();
-        let mut in_word = false;
-        let mut word_all_digits = true;
+        let mut i = 0;
         let mut prev = b' ';
-        let mut word_start = 0;
-        for (at, &c) in bytes.iter().enumerate() {
+        while i < bytes.len() {
+            let c = bytes[i];
+            if c.is_ascii_alphanumeric() {
+                // A whole word at once: a run of letters and digits.
+                if is_ascii_space(prev) {
+                    self.spaced += 1;
+                }
+                self.words += 1;
+                if c.is_ascii_uppercase() {
+                    self.capitalized += 1;
+                } else if c.is_ascii_lowercase() {
+                    self.lowercase += 1;
+                }
+                let start = i;
+                let mut all_digits = true;
+                while let Some(&b) = bytes.get(i).filter(|b| b.is_ascii_alphanumeric()) {
+                    all_digits &= b.is_ascii_digit();
+                    i += 1;
+                }
+                if all_digits {
+                    self.numeric += 1;
+                    self.date_like |= is_year(&text[start..i]);
+                } else {
+                    self.has_letter = true;
+                }
+                prev = bytes[i - 1];
+                continue;
+            }
             if !is_ascii_space(c) && is_ascii_space(prev) {
                 self.spaced += 1;
             }
             if c == b':' && prev.is_ascii_digit() {
-                self.date_like |= bytes.get(at + 1).is_some_and(u8::is_ascii_digit);
+                self.date_like |= bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
             }
-            if c.is_ascii_alphanumeric() {
-                self.has_letter |= c.is_ascii_alphabetic();
-                if !in_word {
-                    in_word = true;
-                    word_start = at;
-                    self.words += 1;
-                    word_all_digits = true;
-                    if c.is_ascii_uppercase() {
-                        self.capitalized += 1;
-                    } else if c.is_ascii_lowercase() {
-                        self.lowercase += 1;
-                    }
-                }
-                if !c.is_ascii_digit() {
-                    word_all_digits = false;
-                }
-            } else {
-                if in_word && word_all_digits {
-                    self.numeric += 1;
-                    self.date_like |= is_year(&text[word_start..at]);
-                }
-                in_word = false;
-                match c {
-                    b'|' => self.separators += 1,
-                    b'/' if prev == b' ' => self.separators += 1,
-                    b',' | b';' | b':' | b'.' | b'!' | b'?' => self.inner_punct += 1,
-                    _ => {}
-                }
+            match c {
+                b'|' => self.separators += 1,
+                b'/' if prev == b' ' => self.separators += 1,
+                b',' | b';' | b':' | b'.' | b'!' | b'?' => self.inner_punct += 1,
+                _ => {}
             }
             prev = c;
-        }
-        if in_word && word_all_digits {
-            self.numeric += 1;
-            self.date_like |= is_year(&text[word_start..]);
+            i += 1;
         }
     }
 
@@ -1681,6 +1680,16 @@ mod tests {
             bytes.scan_ascii(text);
             assert_eq!(chars.scan_chars(text), 0);
             assert_eq!(bytes, chars, "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_ascii_line_is_scanned_as_characters_would_be(text in "[aZ029 \t|/:,;.!?x1-]{0,40}") {
+            let (mut bytes, mut chars) = (Line::default(), Line::default());
+            bytes.scan_ascii(&text);
+            proptest::prop_assert_eq!(chars.scan_chars(&text), 0);
+            proptest::prop_assert_eq!(bytes, chars);
         }
     }
 
