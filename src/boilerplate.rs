@@ -1236,6 +1236,64 @@ pub fn clean_page(
     templates: Option<&TemplateCounts>,
     config: &CleanConfig,
 ) -> Cleaned {
+    let page = decide(text, site, source, templates, config);
+    let mut out = Cleaned::default();
+    let mut kept: Vec<&str> = Vec::with_capacity(page.raw.len());
+    let mut next = 0; // position in `index`
+    for (i, l) in page.raw.iter().enumerate() {
+        if next < page.index.len() && page.index[next] == i {
+            match page.decision[next] {
+                Some(reason) => out.removed.push(RemovedLine {
+                    line: i + 1,
+                    text: (*l).to_owned(),
+                    reason,
+                }),
+                None => kept.push(l),
+            }
+            next += 1;
+        } else if kept.last().is_some_and(|k| !k.trim().is_empty()) {
+            kept.push("");
+        }
+    }
+    while kept.last().is_some_and(|k| k.trim().is_empty()) {
+        kept.pop();
+    }
+    out.text = kept.join("\n");
+    out
+}
+
+/// The removed lines of [`clean`] (1-based line numbers, ascending) and why, without copying
+/// any text: what dedup needs of a page.
+pub fn removed_lines(
+    text: &str,
+    site: Option<&str>,
+    templates: Option<&TemplateCounts>,
+    config: &CleanConfig,
+) -> Vec<(usize, Reason)> {
+    let page = decide(text, site, SiteSource::Declared, templates, config);
+    page.index
+        .iter()
+        .zip(&page.decision)
+        .filter_map(|(&i, reason)| reason.map(|r| (i + 1, r)))
+        .collect()
+}
+
+/// A page's lines and the classifier's decision for each non-empty one.
+struct Decided<'t> {
+    raw: Vec<&'t str>,
+    /// Indices (into `raw`) of the non-empty lines.
+    index: Vec<usize>,
+    /// Per non-empty line: removed, and why, or kept.
+    decision: Vec<Option<Reason>>,
+}
+
+fn decide<'t>(
+    text: &'t str,
+    site: Option<&str>,
+    source: SiteSource,
+    templates: Option<&TemplateCounts>,
+    config: &CleanConfig,
+) -> Decided<'t> {
     let raw: Vec<&str> = text.lines().collect();
     // Indices of non-empty lines and their features.
     let mut index: Vec<usize> = Vec::new();
@@ -1391,30 +1449,11 @@ pub fn clean_page(
         };
         decision.push(reason);
     }
-
-    let mut out = Cleaned::default();
-    let mut kept: Vec<&str> = Vec::with_capacity(raw.len());
-    let mut next = 0; // position in `index`
-    for (i, l) in raw.iter().enumerate() {
-        if next < index.len() && index[next] == i {
-            match decision[next] {
-                Some(reason) => out.removed.push(RemovedLine {
-                    line: i + 1,
-                    text: (*l).to_owned(),
-                    reason,
-                }),
-                None => kept.push(l),
-            }
-            next += 1;
-        } else if kept.last().is_some_and(|k| !k.trim().is_empty()) {
-            kept.push("");
-        }
+    Decided {
+        raw,
+        index,
+        decision,
     }
-    while kept.last().is_some_and(|k| k.trim().is_empty()) {
-        kept.pop();
-    }
-    out.text = kept.join("\n");
-    out
 }
 
 impl Cleaned {
@@ -1681,6 +1720,24 @@ mod tests {
             assert_eq!(chars.scan_chars(text), 0);
             assert_eq!(bytes, chars, "{text:?}");
         }
+    }
+
+    #[test]
+    fn removed_lines_are_the_removed_lines_of_clean() {
+        let mut removals = 0;
+        for page in [
+            include_str!("../samples/001_1ea3dea3c7d33062.txt"),
+            include_str!("../samples/004_9317b217fb2c2362.txt"),
+            include_str!("../samples/005_reprint_truncated_dateline.txt"),
+        ] {
+            let config = CleanConfig::default();
+            let cleaned = clean(page, Some("site"), None, &config);
+            let want: Vec<(usize, Reason)> =
+                cleaned.removed.iter().map(|r| (r.line, r.reason)).collect();
+            assert_eq!(removed_lines(page, Some("site"), None, &config), want);
+            removals += want.len();
+        }
+        assert!(removals >= 5, "the seed pages carry furniture");
     }
 
     proptest::proptest! {

@@ -319,9 +319,10 @@ pub fn matching_text(text: &str, site: Option<&str>, stats: &LineStats) -> Strin
 pub fn dropped_lines(text: &str, site: Option<&str>, stats: &LineStats) -> Vec<u32> {
     let mut dropped: Vec<u32> = match &stats.templates {
         Some(templates) => {
-            let c = boilerplate::clean(text, site, Some(templates), &CleanConfig::default());
-            c.ignored_lines()
-                .map(|r| (r.line as u32).saturating_sub(1))
+            boilerplate::removed_lines(text, site, Some(templates), &CleanConfig::default())
+                .into_iter()
+                .filter(|(_, reason)| reason.is_line_evidence())
+                .map(|(line, _)| (line as u32).saturating_sub(1))
                 .collect()
         }
         None => Vec::new(),
