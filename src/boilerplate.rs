@@ -1722,6 +1722,20 @@ mod tests {
         }
     }
 
+    /// Count the templates of `pages`, all of one site, and clean the first of them.
+    fn clean_first_page(pages: &[String]) -> Cleaned {
+        let mut counts = TemplateCounts::new();
+        for p in pages {
+            counts.observe(Some("ledger.example"), p);
+        }
+        clean(
+            &pages[0],
+            Some("ledger.example"),
+            Some(&counts),
+            &CleanConfig::default(),
+        )
+    }
+
     #[test]
     fn removed_lines_are_the_removed_lines_of_clean() {
         let mut removals = 0;
@@ -1952,16 +1966,7 @@ mod tests {
             page("Final standings after 36 races:", &standings(0)),
             page("Standings of the junior series:", &standings(7)),
         ];
-        let mut counts = TemplateCounts::new();
-        for p in &pages {
-            counts.observe(Some("ledger.example"), p);
-        }
-        let c = clean(
-            &pages[0],
-            Some("ledger.example"),
-            Some(&counts),
-            &CleanConfig::default(),
-        );
+        let c = clean_first_page(&pages);
         let removed: Vec<&str> = c.removed.iter().map(|r| r.text.as_str()).collect();
         let mut frame: Vec<&str> = header.to_vec();
         frame.extend(footer);
@@ -2014,16 +2019,7 @@ mod tests {
         };
         let article = [PARA_EN, PARA_EN2, PARA_EN3];
         let pages = [page(&article, 3), page(&[PARA_IT, PARA_PT], 12)];
-        let mut counts = TemplateCounts::new();
-        for p in &pages {
-            counts.observe(Some("ledger.example"), p);
-        }
-        let c = clean(
-            &pages[0],
-            Some("ledger.example"),
-            Some(&counts),
-            &CleanConfig::default(),
-        );
+        let c = clean_first_page(&pages);
         assert_eq!(c.text, article.join("\n"), "{:?}", c.removed);
     }
 
@@ -2140,16 +2136,7 @@ mod tests {
                 &[PARA_IT, PARA_PT],
             ),
         ];
-        let mut counts = TemplateCounts::new();
-        for p in &pages {
-            counts.observe(Some("ledger.example"), p);
-        }
-        let c = clean(
-            &pages[0],
-            Some("ledger.example"),
-            Some(&counts),
-            &CleanConfig::default(),
-        );
+        let c = clean_first_page(&pages);
         assert_eq!(
             c.text,
             [headline, PARA_EN, PARA_EN2, PARA_EN3].join("\n"),

@@ -317,7 +317,8 @@ pub fn matching_text(text: &str, site: Option<&str>, stats: &LineStats) -> Strin
 
 /// The lines (0-based, ascending) that [`matching_text`] leaves out of `text`.
 pub fn dropped_lines(text: &str, site: Option<&str>, stats: &LineStats) -> Vec<u32> {
-    let mut dropped: Vec<u32> = match &stats.templates {
+    // `removed_lines` comes in line order, so one walk over the lines merges both reasons.
+    let boilerplate: Vec<u32> = match &stats.templates {
         Some(templates) => {
             boilerplate::removed_lines(text, site, Some(templates), &CleanConfig::default())
                 .into_iter()
@@ -327,21 +328,15 @@ pub fn dropped_lines(text: &str, site: Option<&str>, stats: &LineStats) -> Vec<u
         }
         None => Vec::new(),
     };
-    dropped.sort_unstable();
-    dropped.dedup();
-    if !stats.repeated.is_empty() {
-        let mut repeated = Vec::new();
-        let mut boilerplate = dropped.iter().copied().peekable();
-        for (i, line) in text.lines().enumerate() {
-            let i = i as u32;
-            while boilerplate.next_if(|&b| b < i).is_some() {}
-            if boilerplate.peek() != Some(&i) && stats.is_repeated(line) {
-                repeated.push(i);
-            }
-        }
-        if !repeated.is_empty() {
-            dropped.extend(repeated);
-            dropped.sort_unstable();
+    if stats.repeated.is_empty() {
+        return boilerplate;
+    }
+    let mut dropped = Vec::with_capacity(boilerplate.len());
+    let mut next = boilerplate.into_iter().peekable();
+    for (i, line) in text.lines().enumerate() {
+        let i = i as u32;
+        if next.next_if_eq(&i).is_some() || stats.is_repeated(line) {
+            dropped.push(i);
         }
     }
     dropped

@@ -792,15 +792,16 @@ impl Index {
         describe(&self.path, err)
     }
 
+    /// The one integer a parameterless query returns (a count or a sum).
+    fn scalar(&self, sql: &str) -> Result<i64> {
+        self.conn
+            .query_row(sql, [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
     fn has_meta(&self) -> Result<bool> {
-        let n: i64 = self
-            .conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.err(e))?;
+        let n = self
+            .scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'")?;
         Ok(n > 0)
     }
 
@@ -819,14 +820,7 @@ impl Index {
     fn check_format(&self) -> Result<()> {
         let shown = self.path.display();
         if !self.has_meta()? {
-            let tables: i64 = self
-                .conn
-                .query_row(
-                    "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
-                    [],
-                    |r| r.get(0),
-                )
-                .map_err(|e| self.err(e))?;
+            let tables = self.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table'")?;
             if tables > 0 {
                 return Err(Error::Index(format!(
                     "{shown}: an SQLite database, but not a copydesk index"
@@ -917,14 +911,7 @@ impl Index {
                 file_bytes,
             });
         }
-        let sketch_bytes: i64 = self
-            .conn
-            .query_row(
-                "SELECT coalesce(sum(length(sketch)), 0) FROM sketches",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.err(e))?;
+        let sketch_bytes = self.scalar("SELECT coalesce(sum(length(sketch)), 0) FROM sketches")?;
         let (documents, entry_bytes): (i64, i64) = self
             .conn
             .query_row(
@@ -933,10 +920,7 @@ impl Index {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .map_err(|e| self.err(e))?;
-        let batches: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM batches", [], |r| r.get(0))
-            .map_err(|e| self.err(e))?;
+        let batches = self.scalar("SELECT count(*) FROM batches")?;
         Ok(Stats {
             documents: documents as u64,
             batches: batches as u64,

@@ -14,9 +14,13 @@ use unicode_normalization::UnicodeNormalization;
 
 /// Normalize a whole text for matching (see the module docs for what is unified).
 pub fn normalize(text: &str) -> String {
-    match ascii_joined(text) {
+    let joined = join_hyphenated_line_breaks(text);
+    if joined.is_ascii() {
+        return normalize_ascii(&joined);
+    }
+    match ascii_equivalent_text(&joined) {
         Some(ascii) => normalize_ascii(&ascii),
-        None => normalize_unicode(&join_hyphenated_line_breaks(text)),
+        None => normalize_unicode(&joined),
     }
 }
 
@@ -33,15 +37,21 @@ pub fn ascii_joined(text: &str) -> Option<std::borrow::Cow<'_, str>> {
     if joined.is_ascii() {
         return Some(joined);
     }
-    let mut ascii = String::with_capacity(joined.len());
-    for c in joined.chars() {
+    ascii_equivalent_text(&joined).map(std::borrow::Cow::Owned)
+}
+
+/// `text` with each non-ASCII character replaced by its [`ascii_equivalent`]; None when one has
+/// none.
+fn ascii_equivalent_text(text: &str) -> Option<String> {
+    let mut ascii = String::with_capacity(text.len());
+    for c in text.chars() {
         if c.is_ascii() {
             ascii.push(c);
         } else {
             ascii.push_str(ascii_equivalent(c)?);
         }
     }
-    Some(std::borrow::Cow::Owned(ascii))
+    Some(ascii)
 }
 
 /// What [`normalize_unicode`] makes of a character common in otherwise ASCII text, whatever
