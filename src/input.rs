@@ -5,6 +5,10 @@
 //! and the reason, and the caller applies `--on-error skip|fail`. Every input record
 //! therefore comes out exactly once, as a document or as a rejection.
 //!
+//! Records are numbered in input order ([`Reader::next_wanted`]), so a caller that read the
+//! input once can read it again for a few records only: the others are passed over unread
+//! (a JSONL line is only searched for its end, a text file is not opened).
+//!
 //! - A folder is read recursively in sorted path order; the id of a file is its path
 //!   relative to the folder (with `/`), and its site is the folder it sits in.
 //! - A `.jsonl` / `.jsonl.gz` file (or `-`, stdin) holds one JSON object per line. The id
@@ -101,7 +105,8 @@ pub struct Reader {
     current: Option<Source>,
     config: InputConfig,
     pub stats: ReadStats,
-    pending: Vec<Item>,
+    /// Records so far, passed over ones included (see [`Reader::next_wanted`]).
+    records: u64,
 }
 
 impl Reader {
@@ -111,8 +116,52 @@ impl Reader {
             current: None,
             config,
             stats: ReadStats::default(),
-            pending: Vec::new(),
+            records: 0,
         }
+    }
+
+    /// The next item whose record `wanted` accepts, with its record number.
+    ///
+    /// Every item a full read yields is a record and takes the next number, from 0: a JSONL
+    /// line that is not blank, a text file, a path that cannot be read. A record `wanted`
+    /// declines takes its number but is passed over unread: of a JSONL line only its end is
+    /// found (no UTF-8 check, no JSON parse), a text file is not opened. An error that ends a
+    /// file (unreadable path, truncated gzip) is always yielded, even when `wanted` was asked
+    /// about it first: the read stops there, so the numbers of later records would shift.
+    pub fn next_wanted(&mut self, wanted: &mut dyn FnMut(u64) -> bool) -> Option<(u64, Item)> {
+        loop {
+            let record = self.records;
+            match self.current.as_mut() {
+                Some(Source::Files(files)) => match files.next() {
+                    Some((path, id, site)) => {
+                        self.records += 1;
+                        if wanted(record) {
+                            return Some((record, self.read_text_file(path, id, site)));
+                        }
+                    }
+                    None => self.current = None,
+                },
+                Some(Source::Jsonl { .. }) => match self.next_jsonl(wanted) {
+                    Some(item) => return Some(item),
+                    None => self.current = None,
+                },
+                None => {
+                    let path = self.paths.next()?;
+                    match self.open_path(path) {
+                        Ok(source) => self.current = Some(source),
+                        Err(rejected) => {
+                            self.records += 1;
+                            return Some((record, Item::Rejected(rejected)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records so far (after the last item: in the whole input), passed over ones included.
+    pub fn records(&self) -> u64 {
+        self.records
     }
 
     fn open_path(&mut self, path: PathBuf) -> Result<Source, Rejected> {
@@ -264,7 +313,9 @@ impl Reader {
         Ok(text)
     }
 
-    fn next_jsonl(&mut self) -> Option<Item> {
+    /// The next record of the current JSONL source that `wanted` accepts (see
+    /// [`Reader::next_wanted`]); None at its end.
+    fn next_jsonl(&mut self, wanted: &mut dyn FnMut(u64) -> bool) -> Option<(u64, Item)> {
         let Some(Source::Jsonl {
             path,
             reader,
@@ -281,41 +332,45 @@ impl Reader {
             }
             *line += 1;
             let lineno = *line;
-            let origin = Origin {
+            let record = self.records;
+            let mut buf = Vec::new();
+            let read = read_line_bounded(reader.as_mut(), &mut buf, limit, &mut || wanted(record));
+            if !matches!(read, Ok(LineRead::Eof | LineRead::Blank)) {
+                self.records += 1;
+            }
+            let origin = || Origin {
                 path: path.clone(),
                 line: Some(lineno),
             };
-            let mut buf = Vec::new();
-            match read_line_bounded(reader.as_mut(), &mut buf, limit) {
+            let item = match read {
                 Ok(LineRead::Eof) => {
                     *done = true;
                     return None;
                 }
-                Ok(LineRead::TooLong) => {
-                    return Some(Item::Rejected(Rejected {
-                        origin,
-                        id: None,
-                        reason: format!("line longer than --max-doc-bytes ({limit} bytes)"),
-                        fatal_for_file: false,
-                    }));
+                Ok(LineRead::Blank | LineRead::Skipped) => continue,
+                Ok(LineRead::TooLong) => Item::Rejected(Rejected {
+                    origin: origin(),
+                    id: None,
+                    reason: format!("line longer than --max-doc-bytes ({limit} bytes)"),
+                    fatal_for_file: false,
+                }),
+                Ok(LineRead::Line) => {
+                    let origin = origin();
+                    let config = self.config.clone();
+                    let path_for_id = path.clone();
+                    self.parse_record(buf, origin, &config, &path_for_id, lineno)
                 }
-                Ok(LineRead::Line) => {}
                 Err(e) => {
                     *done = true;
-                    return Some(Item::Rejected(Rejected {
-                        origin,
+                    Item::Rejected(Rejected {
+                        origin: origin(),
                         id: None,
                         reason: format!("cannot read (file truncated or corrupt?): {e}"),
                         fatal_for_file: true,
-                    }));
+                    })
                 }
-            }
-            if buf.iter().all(|b| b.is_ascii_whitespace()) {
-                continue;
-            }
-            let config = self.config.clone();
-            let path_for_id = path.clone();
-            return Some(self.parse_record(buf, origin, &config, &path_for_id, lineno));
+            };
+            return Some((record, item));
         }
     }
 
@@ -402,28 +457,7 @@ impl Iterator for Reader {
     type Item = Item;
 
     fn next(&mut self) -> Option<Item> {
-        loop {
-            if let Some(item) = self.pending.pop() {
-                return Some(item);
-            }
-            match self.current.as_mut() {
-                Some(Source::Files(files)) => match files.next() {
-                    Some((path, id, site)) => return Some(self.read_text_file(path, id, site)),
-                    None => self.current = None,
-                },
-                Some(Source::Jsonl { .. }) => match self.next_jsonl() {
-                    Some(item) => return Some(item),
-                    None => self.current = None,
-                },
-                None => {
-                    let path = self.paths.next()?;
-                    match self.open_path(path) {
-                        Ok(source) => self.current = Some(source),
-                        Err(rejected) => return Some(Item::Rejected(rejected)),
-                    }
-                }
-            }
-        }
+        self.next_wanted(&mut |_| true).map(|(_, item)| item)
     }
 }
 
@@ -559,18 +593,30 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> io::Result
 }
 
 enum LineRead {
+    /// A record, in the buffer.
     Line,
+    /// A record over the limit (not stored).
     TooLong,
+    /// A record the caller does not want (not stored).
+    Skipped,
+    /// Only ASCII whitespace: not a record.
+    Blank,
     Eof,
 }
 
-/// Read one line (without its `\n` or `\r\n`) into `buf`, keeping at most `limit` bytes:
-/// a longer line is consumed to its end but not stored.
+/// Read one line. A line of ASCII whitespace alone is blank, unless it is longer than
+/// `limit`; any other line is a record, and `wanted` is asked once about it. A wanted record
+/// goes to `buf` without its `\n` or `\r\n`, keeping at most `limit` bytes: a longer line is
+/// consumed to its end but not stored. A declined one is consumed by searching for its end
+/// alone, as soon as its first byte that is not whitespace shows it is a record.
 fn read_line_bounded(
     reader: &mut dyn BufRead,
     buf: &mut Vec<u8>,
     limit: usize,
+    wanted: &mut dyn FnMut() -> bool,
 ) -> io::Result<LineRead> {
+    // None while the line is all whitespace; then whether the caller wants it.
+    let mut keep: Option<bool> = None;
     let mut too_long = false;
     let mut any = false;
     loop {
@@ -587,7 +633,12 @@ fn read_line_bounded(
             Some(i) => (&available[..i], Some(i)),
             None => (available, None),
         };
-        if !too_long {
+        if keep.is_none() && !chunk.iter().all(u8::is_ascii_whitespace) {
+            keep = Some(wanted());
+        }
+        // Leading whitespace is stored too: it counts towards the limit, and error columns
+        // stay those of the line.
+        if keep != Some(false) && !too_long {
             if buf.len() + chunk.len() > limit {
                 too_long = true;
                 buf.clear();
@@ -603,6 +654,16 @@ fn read_line_bounded(
     }
     if !any {
         return Ok(LineRead::Eof);
+    }
+    let keep = match keep {
+        None if !too_long => return Ok(LineRead::Blank),
+        // Whitespace over the limit: a record, rejected as too long.
+        None => wanted(),
+        Some(keep) => keep,
+    };
+    if !keep {
+        buf.clear();
+        return Ok(LineRead::Skipped);
     }
     if too_long {
         return Ok(LineRead::TooLong);
@@ -679,29 +740,134 @@ mod tests {
 
     #[test]
     fn bounded_lines() {
-        let data = b"short\r\nthis line is too long\nok";
+        let data = b"short\r\nthis line is too long\n  \r\n\t skipped\n           \nok";
         let mut reader = io::BufReader::with_capacity(4, &data[..]);
+        let mut asked = 0;
+        let mut next = |want: bool, buf: &mut Vec<u8>| {
+            buf.clear();
+            let mut wanted = || {
+                asked += 1;
+                want
+            };
+            read_line_bounded(&mut reader, buf, 10, &mut wanted).unwrap()
+        };
         let mut buf = Vec::new();
-        assert!(matches!(
-            read_line_bounded(&mut reader, &mut buf, 10).unwrap(),
-            LineRead::Line
-        ));
+        assert!(matches!(next(true, &mut buf), LineRead::Line));
         assert_eq!(buf, b"short");
-        buf.clear();
-        assert!(matches!(
-            read_line_bounded(&mut reader, &mut buf, 10).unwrap(),
-            LineRead::TooLong
-        ));
-        buf.clear();
-        assert!(matches!(
-            read_line_bounded(&mut reader, &mut buf, 10).unwrap(),
-            LineRead::Line
-        ));
+        assert!(matches!(next(true, &mut buf), LineRead::TooLong));
+        assert!(matches!(next(true, &mut buf), LineRead::Blank));
+        assert!(matches!(next(false, &mut buf), LineRead::Skipped));
+        assert!(buf.is_empty(), "a declined line is not stored");
+        // Whitespace over the limit is a record (too long), not a blank line.
+        assert!(matches!(next(true, &mut buf), LineRead::TooLong));
+        assert!(matches!(next(true, &mut buf), LineRead::Line));
         assert_eq!(buf, b"ok");
-        buf.clear();
-        assert!(matches!(
-            read_line_bounded(&mut reader, &mut buf, 10).unwrap(),
-            LineRead::Eof
-        ));
+        assert!(matches!(next(true, &mut buf), LineRead::Eof));
+        assert_eq!(asked, 5, "asked once per record, never about a blank line");
+    }
+
+    /// What an item says, to compare two reads.
+    fn summary(item: &Item) -> String {
+        match item {
+            Item::Doc(d) => format!("doc {} {} {:?} {:?}", d.origin, d.id, d.text, d.site),
+            Item::Rejected(r) => format!("rejected {} {:?} {}", r.origin, r.id, r.reason),
+        }
+    }
+
+    fn read(reader: &mut Reader, wanted: &mut dyn FnMut(u64) -> bool) -> Vec<(u64, String)> {
+        std::iter::from_fn(|| reader.next_wanted(wanted))
+            .map(|(record, item)| (record, summary(&item)))
+            .collect()
+    }
+
+    /// One line of a test input: a document, a bad record, or a line that is no record.
+    fn line_strategy() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => (0u32..6, "[a-z \\r]{0,12}").prop_map(|(id, text)| {
+                serde_json::json!({"id": id.to_string(), "text": text}).to_string().into_bytes()
+            }),
+            1 => Just(b"{\"id\": \"x\", \"text\": tru}".to_vec()),
+            1 => Just(b"{\"id\": \"y\"}".to_vec()),
+            1 => Just(b"{\"id\": \"z\", \"text\": \"bad \xff byte\"}".to_vec()),
+            1 => Just(b"{\"text\": \"no id\"}\r".to_vec()),
+            1 => Just(vec![b' '; 70]),
+            1 => Just(format!("{{\"text\": \"{}\"}}", "long ".repeat(20)).into_bytes()),
+            1 => Just(b" \t\r".to_vec()),
+            1 => Just(Vec::new()),
+        ]
+    }
+
+    proptest::proptest! {
+        /// A read that declines records yields exactly the full read's items of the records
+        /// it wants, under the same numbers, and counts the same records.
+        #[test]
+        fn a_read_of_some_records_yields_those_of_a_full_read(
+            lines in proptest::collection::vec(line_strategy(), 0..40),
+            mask in proptest::collection::vec(proptest::bool::ANY, 40),
+            gzip in proptest::bool::ANY,
+            utf8 in proptest::sample::select(vec![Utf8Policy::Skip, Utf8Policy::Replace]),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut data = lines.join(&b"\n"[..]);
+            if data.len() % 3 == 0 {
+                data.push(b'\n');
+            }
+            let path = if gzip {
+                let path = dir.path().join("input.jsonl.gz");
+                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                io::Write::write_all(&mut gz, &data).unwrap();
+                std::fs::write(&path, gz.finish().unwrap()).unwrap();
+                path
+            } else {
+                let path = dir.path().join("input.jsonl");
+                std::fs::write(&path, &data).unwrap();
+                path
+            };
+            let config = InputConfig {
+                invalid_utf8: utf8,
+                max_doc_bytes: 64,
+                ..InputConfig::default()
+            };
+            let mut full = Reader::new(std::slice::from_ref(&path), config.clone());
+            let all = read(&mut full, &mut |_| true);
+            let mut some = Reader::new(&[path], config);
+            let mut asked = Vec::new();
+            let got = read(&mut some, &mut |r| {
+                asked.push(r);
+                mask[r as usize % mask.len()]
+            });
+            let expected: Vec<(u64, String)> = all
+                .iter()
+                .filter(|(r, _)| mask[*r as usize % mask.len()])
+                .cloned()
+                .collect();
+            proptest::prop_assert_eq!(got, expected);
+            proptest::prop_assert_eq!(some.records(), full.records());
+            proptest::prop_assert_eq!(asked, (0..full.records()).collect::<Vec<_>>());
+            let numbers: Vec<u64> = all.iter().map(|(r, _)| *r).collect();
+            proptest::prop_assert_eq!(numbers, (0..full.records()).collect::<Vec<_>>());
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_declined_text_file_is_not_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "first").unwrap();
+        // A file that cannot be opened: only reading it fails.
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), dir.path().join("b.txt")).unwrap();
+        std::fs::write(dir.path().join("c.md"), "third").unwrap();
+        let config = InputConfig::default();
+        let paths = [dir.path().to_path_buf()];
+        let mut full = Reader::new(&paths, config.clone());
+        let all = read(&mut full, &mut |_| true);
+        assert_eq!(all.len(), 3);
+        assert!(all[1].1.contains("cannot open"), "{all:?}");
+        let mut some = Reader::new(&paths, config);
+        let got = read(&mut some, &mut |r| r != 1);
+        assert_eq!(some.records(), full.records());
+        assert_eq!(got, vec![all[0].clone(), all[2].clone()]);
+        assert_eq!(some.stats.files, 2, "the declined file is not read");
     }
 }

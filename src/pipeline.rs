@@ -8,7 +8,8 @@
 //!    out ([`DroppedLines`]), and its shingles' document frequencies, added to a fixed-size
 //!    count-min sketch ([`DocFrequency`]).
 //! 3. **Verify**: candidate pairs come from the band keys, one table at a time. The corpus is
-//!    read again and the shingle sets of the documents in candidate pairs are rebuilt from their
+//!    read again, for the documents in candidate pairs only (the corpus need not parse the
+//!    others), and their shingle sets are rebuilt from their
 //!    text and dropped lines (not cleaned again), without stock shingles, and compared exactly
 //!    with [`check_pair`]; a set is dropped once its last
 //!    partner has been checked. When the pairs outgrow [`DedupConfig::pair_budget`] this pass
@@ -34,11 +35,31 @@ use crate::verify::{self, Similarity};
 use ahash::AHashMap;
 use rayon::prelude::*;
 
+/// Documents handed over together, each with its position: its index in the corpus.
+#[derive(Clone, Copy)]
+pub struct Batch<'a> {
+    pub docs: &'a [Doc],
+    /// `positions[k]` is the position of `docs[k]`; increasing.
+    pub positions: &'a [usize],
+}
+
 /// A corpus that can be read more than once, giving the same documents in the same order.
 pub trait Corpus {
     type Error;
-    /// Call `batch` with every document, in consecutive slices, in corpus order.
-    fn for_each_batch(&self, batch: &mut dyn FnMut(&[Doc])) -> Result<(), Self::Error>;
+    /// Call `batch` with every document whose position `wanted` accepts, in batches, in
+    /// corpus order. A read need not do any work for the documents `wanted` declines (a pass
+    /// that needs a few documents should not pay for parsing the others); `wanted` may be
+    /// asked about any position, any number of times.
+    fn for_each_batch(
+        &self,
+        wanted: &dyn Fn(usize) -> bool,
+        batch: &mut dyn FnMut(Batch<'_>),
+    ) -> Result<(), Self::Error>;
+}
+
+/// The `wanted` of a read of every document.
+pub fn every_document(_: usize) -> bool {
+    true
 }
 
 /// Documents already in memory.
@@ -49,11 +70,42 @@ const BATCH: usize = 4096;
 
 impl Corpus for InMemory<'_> {
     type Error = crate::Error;
-    fn for_each_batch(&self, batch: &mut dyn FnMut(&[Doc])) -> Result<(), Self::Error> {
-        for chunk in self.0.chunks(BATCH) {
-            batch(chunk);
-        }
+    fn for_each_batch(
+        &self,
+        wanted: &dyn Fn(usize) -> bool,
+        batch: &mut dyn FnMut(Batch<'_>),
+    ) -> Result<(), Self::Error> {
+        in_runs(self.0, BATCH, wanted, batch);
         Ok(())
+    }
+}
+
+/// Hand `docs` to `batch` in runs of consecutive wanted documents (at most `size` each), so
+/// that a batch is a slice of `docs` and no document is copied.
+fn in_runs(
+    docs: &[Doc],
+    size: usize,
+    wanted: &dyn Fn(usize) -> bool,
+    batch: &mut dyn FnMut(Batch<'_>),
+) {
+    let mut positions: Vec<usize> = Vec::new();
+    let mut start = 0;
+    while start < docs.len() {
+        if !wanted(start) {
+            start += 1;
+            continue;
+        }
+        let mut end = start + 1;
+        while end < docs.len() && end - start < size && wanted(end) {
+            end += 1;
+        }
+        positions.clear();
+        positions.extend(start..end);
+        batch(Batch {
+            docs: &docs[start..end],
+            positions: &positions,
+        });
+        start = end;
     }
 }
 
@@ -92,9 +144,9 @@ where
     let stats = if clean || config.repeat_min_docs > 0 {
         let mut counts = LineCounts::default();
         let mut done = 0;
-        corpus.for_each_batch(&mut |docs| {
-            counts.observe_docs(docs, config, clean);
-            done += docs.len();
+        corpus.for_each_batch(&every_document, &mut |batch| {
+            counts.observe_docs(batch.docs, config, clean);
+            done += batch.docs.len();
             progress(Pass::Lines, done);
         })?;
         counts.finish(config, clean)
@@ -112,8 +164,9 @@ where
     let mut dropped = DroppedLines::default();
     // The callback cannot return an error: the first one stops the run after the pass.
     let mut failure: Option<crate::Error> = None;
-    corpus.for_each_batch(&mut |docs| {
-        let batch: Vec<(DocKeys, Option<u64>, usize, Vec<u32>)> = docs
+    corpus.for_each_batch(&every_document, &mut |batch| {
+        let sketched: Vec<(DocKeys, Option<u64>, usize, Vec<u32>)> = batch
+            .docs
             .par_iter()
             .map(|d| {
                 let lines = dropped_lines(&d.text, d.site.as_deref(), &stats);
@@ -122,7 +175,7 @@ where
                 (index.keys_of(&s), content_hash(&s.sequence), s.chars, lines)
             })
             .collect();
-        for (keys, hash, chars, lines) in batch {
+        for (keys, hash, chars, lines) in sketched {
             if let Err(e) = index.push(keys) {
                 failure.get_or_insert(e);
             }
@@ -278,7 +331,7 @@ fn for_each_pair<C: Corpus, R: Send + Default + Clone>(
     Ok(results)
 }
 
-/// Read the corpus once and apply `f` to every pair of `pairs` (sorted, `i < j`), with the
+/// Read the documents in `pairs` once and apply `f` to every pair (sorted, `i < j`), with the
 /// states `state` builds for both documents. A state is built only for documents in a pair and
 /// kept only until its last partner has been read, so memory holds the states of the
 /// documents whose partners are still ahead. Results come back in the order of `pairs`.
@@ -309,19 +362,19 @@ fn one_pass<C: Corpus, R: Send + Default + Clone>(
             };
         }
     }
-    let in_pair = |d: u32| last.get(d as usize).is_some_and(|l| *l != u32::MAX);
+    let in_pair = |d: usize| last.get(d).is_some_and(|l| *l != u32::MAX);
     let mut open: AHashMap<u32, Sketch> = AHashMap::new();
-    let mut start = 0usize;
     let mut cursor = 0usize;
-    corpus.for_each_batch(&mut |docs| {
-        let end = start + docs.len();
-        let fresh: Vec<(u32, Sketch)> = docs
+    corpus.for_each_batch(&in_pair, &mut |batch| {
+        // Every document before `end` has been read (those in no pair were passed over).
+        let Some(end) = batch.positions.last().map(|p| p + 1) else {
+            return;
+        };
+        let fresh: Vec<(u32, Sketch)> = batch
+            .docs
             .par_iter()
-            .enumerate()
-            .filter_map(|(o, d)| {
-                let id = (start + o) as u32;
-                in_pair(id).then(|| (id, state(id, d)))
-            })
+            .zip(batch.positions)
+            .map(|(d, &p)| (p as u32, state(p as u32, d)))
             .collect();
         open.extend(fresh);
         // Every pair whose later document is in this batch now has both states.
@@ -341,8 +394,7 @@ fn one_pass<C: Corpus, R: Send + Default + Clone>(
             results[p] = r;
         }
         open.retain(|id, _| last.get(*id as usize).is_some_and(|l| *l as usize >= end));
-        start = end;
-        progress(start);
+        progress(end);
     })?;
     Ok(results)
 }
@@ -369,10 +421,12 @@ mod tests {
     struct Batched<'a>(&'a [Doc], usize);
     impl Corpus for Batched<'_> {
         type Error = crate::Error;
-        fn for_each_batch(&self, batch: &mut dyn FnMut(&[Doc])) -> Result<(), Self::Error> {
-            for chunk in self.0.chunks(self.1) {
-                batch(chunk);
-            }
+        fn for_each_batch(
+            &self,
+            wanted: &dyn Fn(usize) -> bool,
+            batch: &mut dyn FnMut(Batch<'_>),
+        ) -> Result<(), Self::Error> {
+            in_runs(self.0, self.1, wanted, batch);
             Ok(())
         }
     }
@@ -435,6 +489,27 @@ mod tests {
                 dedup::cluster(dedup::sketch_docs(&docs, &tight, true, &|| {}), &tight).unwrap();
             assert_eq!(in_memory.assignments, expected.assignments);
             assert_eq!(in_memory.candidate_pairs, got.candidate_pairs);
+        }
+    }
+
+    #[test]
+    fn a_read_of_some_positions_hands_over_those_documents() {
+        let docs = corpus();
+        for size in [1, 2, 3, 100] {
+            let mut got = Vec::new();
+            Batched(&docs, size)
+                .for_each_batch(&|p| p % 3 != 1, &mut |batch| {
+                    assert!(batch.docs.len() <= size);
+                    for (d, &p) in batch.docs.iter().zip(batch.positions) {
+                        got.push((p, d.id.clone()));
+                    }
+                })
+                .unwrap();
+            let expected: Vec<(usize, String)> = (0..docs.len())
+                .filter(|p| p % 3 != 1)
+                .map(|p| (p, docs[p].id.clone()))
+                .collect();
+            assert_eq!(got, expected, "batch {size}");
         }
     }
 

@@ -3,7 +3,8 @@
 //! in a folder. The first byte picks the mode, the UTF-8 policy and a small size limit.
 //!
 //! Checks: no panic; a plain `.jsonl` file yields exactly one item per record (per non-blank
-//! line, or per line over the limit), in line order; a text file yields exactly one item; no
+//! line, or per line over the limit), in line order, and a read that declines the odd records
+//! yields the full read's items of the even ones; a text file yields exactly one item; no
 //! document holds a NUL or a lone CR.
 
 #![no_main]
@@ -73,7 +74,7 @@ fuzz_target!(|input: &[u8]| {
         0 | 1 => {
             let path = dir.join("input.jsonl");
             std::fs::write(&path, data).expect("scratch file");
-            let items = read_all(&path, config);
+            let items = read_all(&path, config.clone());
             assert_eq!(
                 items.len(),
                 expected_records(data, limit),
@@ -90,6 +91,13 @@ fuzz_target!(|input: &[u8]| {
                 last = line;
             }
             check_doc_text(&items);
+            let mut reader = Reader::new(&[path.to_path_buf()], config);
+            let even: Vec<String> = std::iter::from_fn(|| reader.next_wanted(&mut |r| r % 2 == 0))
+                .map(|(_, item)| format!("{item:?}"))
+                .collect();
+            let expected: Vec<String> = items.iter().step_by(2).map(|i| format!("{i:?}")).collect();
+            assert_eq!(even, expected, "a read of some records");
+            assert_eq!(reader.records() as usize, items.len());
         }
         2 => {
             // Gzip the bytes, then cut the stream where the fuzzer says.

@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use copydesk::doc::{Doc, Origin};
 use copydesk::input::{InputConfig, Item, ReadStats, Reader, Rejected, Utf8Policy};
-use copydesk::pipeline::Corpus;
+use copydesk::pipeline::{every_document, Batch, Corpus};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::File;
@@ -89,7 +89,9 @@ impl InputArgs {
     pub fn load(&self) -> Result<Loaded> {
         let corpus = FileCorpus::open(self)?;
         let mut docs = Vec::new();
-        corpus.for_each_batch(&mut |batch| docs.extend_from_slice(batch))?;
+        corpus.for_each_batch(&every_document, &mut |batch| {
+            docs.extend_from_slice(batch.docs)
+        })?;
         Ok(Loaded {
             docs,
             rejected: corpus.scan().rejected,
@@ -99,8 +101,10 @@ impl InputArgs {
 
 /// The input paths as a corpus that is read once per pass of [`copydesk::pipeline`], so the
 /// documents are never all in memory. The first read applies `--on-error`, drops duplicate
-/// ids and records every id; later reads yield the same documents and fail if the input
-/// changed in between. Stdin is copied to a temporary file first, so it can be read again.
+/// ids and records every id and what each record was; later reads pass over the records that
+/// are not wanted documents without parsing them, yield the same documents and fail if the
+/// input changed in between. Stdin is copied to a temporary file first, so it can be read
+/// again.
 pub struct FileCorpus<'a> {
     args: &'a InputArgs,
     paths: Vec<PathBuf>,
@@ -117,9 +121,12 @@ pub struct Scan {
     pub ids: Ids,
     pub rejected: Vec<RejectRecord>,
     pub stats: ReadStats,
-    /// By reader document number: was it kept (false: a duplicate id)?
-    accepted: Vec<bool>,
+    /// By reader record number: the position of the document it gave, or [`NOT_A_DOC`].
+    records: Vec<u32>,
 }
+
+/// A record that gave no document: rejected, or a duplicate id.
+const NOT_A_DOC: u32 = u32::MAX;
 
 /// Document ids packed in one string (a `String` per id would cost 24 bytes more each).
 #[derive(Default)]
@@ -267,16 +274,27 @@ impl<'a> FileCorpus<'a> {
 impl copydesk::pipeline::Corpus for FileCorpus<'_> {
     type Error = anyhow::Error;
 
-    fn for_each_batch(&self, batch: &mut dyn FnMut(&[Doc])) -> Result<()> {
-        let first = self.scan.borrow().is_none();
+    fn for_each_batch(
+        &self,
+        wanted: &dyn Fn(usize) -> bool,
+        batch: &mut dyn FnMut(Batch<'_>),
+    ) -> Result<()> {
         let config = self.args.config();
         let fail_utf8 = config.invalid_utf8 == Utf8Policy::Fail;
         let mut reader = Reader::new(&self.paths, config);
         let mut scan = Scan::default();
         let mut seen = Seen::default();
         let known = self.scan.borrow();
-        let mut ordinal = 0usize;
-        let mut position = 0usize;
+        // A later read parses only the records that gave a wanted document. Records past
+        // the first read's are read too, so that an appended document is named.
+        let read_record: Vec<bool> = known.as_ref().map_or_else(Vec::new, |known| {
+            known
+                .records
+                .iter()
+                .map(|&p| p != NOT_A_DOC && wanted(p as usize))
+                .collect()
+        });
+        let first = known.is_none();
         let progress = if self.spinner {
             Progress::spinner("reading")
         } else {
@@ -285,16 +303,19 @@ impl copydesk::pipeline::Corpus for FileCorpus<'_> {
         // A reader thread parses while the caller works on the previous batch; the bounded
         // channel keeps at most two batches in flight.
         std::thread::scope(|scope| -> Result<()> {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Item>>(2);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(u64, Item)>>(2);
             let reader_ref = &mut reader;
+            let read_record = &read_record;
             scope.spawn(move || {
+                let mut want =
+                    |r: u64| first || read_record.get(r as usize).copied().unwrap_or(true);
                 let mut items = Vec::new();
                 let mut bytes = 0;
-                for item in reader_ref.by_ref() {
+                while let Some((record, item)) = reader_ref.next_wanted(&mut want) {
                     if let Item::Doc(d) = &item {
                         bytes += d.text.len();
                     }
-                    items.push(item);
+                    items.push((record, item));
                     if items.len() >= BATCH_DOCS || bytes >= BATCH_BYTES {
                         bytes = 0;
                         if tx.send(std::mem::take(&mut items)).is_err() {
@@ -305,86 +326,128 @@ impl copydesk::pipeline::Corpus for FileCorpus<'_> {
                 let _ = tx.send(items);
             });
             let mut docs: Vec<Doc> = Vec::new();
+            let mut positions: Vec<usize> = Vec::new();
+            let mut records = 0;
             for items in rx {
                 docs.clear();
-                for item in items {
-                    match item {
-                        Item::Doc(doc) if first => {
-                            if let Some(at) = seen.first_or_insert(&doc.id, &scan.ids, &doc.origin)
-                            {
-                                let at = self.show(at.to_string());
-                                let r = Rejected {
-                                    reason: format!("duplicate id {:?} (first at {at})", doc.id),
-                                    origin: doc.origin.clone(),
-                                    id: Some(doc.id.clone()),
-                                    fatal_for_file: false,
-                                };
-                                scan.accepted.push(false);
-                                self.reject(r, fail_utf8, &mut scan)?;
-                            } else {
-                                scan.accepted.push(true);
-                                scan.ids.push(&doc.id);
+                positions.clear();
+                for (record, item) in items {
+                    records = record + 1;
+                    let Some(known) = known.as_ref() else {
+                        if let Some((position, doc)) =
+                            self.first_read(item, fail_utf8, &mut scan, &mut seen)?
+                        {
+                            if wanted(position) {
+                                positions.push(position);
                                 docs.push(doc);
                             }
                         }
-                        Item::Doc(doc) => {
-                            let Some(scan) = known.as_ref() else { break };
-                            let accepted = scan.accepted.get(ordinal).copied();
-                            ordinal += 1;
-                            match accepted {
-                                Some(false) => continue,
-                                Some(true) if scan.ids.get(position) == Some(doc.id.as_str()) => {
-                                    position += 1;
-                                    docs.push(doc);
-                                }
-                                _ => bail!(
-                                    "{}: the input changed while copydesk was reading it (document {:?})",
-                                    self.show(doc.origin.to_string()),
-                                    doc.id
-                                ),
-                            }
+                        continue;
+                    };
+                    let position = known.records.get(record as usize).copied();
+                    if position == Some(NOT_A_DOC) {
+                        // Rejected by the first read (an error that ends a file is read again):
+                        // already accounted for.
+                        continue;
+                    }
+                    match (position, item) {
+                        (Some(p), Item::Doc(doc))
+                            if known.ids.get(p as usize) == Some(doc.id.as_str()) =>
+                        {
+                            positions.push(p as usize);
+                            docs.push(doc);
                         }
-                        Item::Rejected(r) if first => self.reject(r, fail_utf8, &mut scan)?,
-                        // Already accounted for by the first read.
-                        Item::Rejected(_) => {}
+                        (_, Item::Doc(doc)) => bail!(
+                            "{}: the input changed while copydesk was reading it (document {:?})",
+                            self.show(doc.origin.to_string()),
+                            doc.id
+                        ),
+                        (_, Item::Rejected(r)) => bail!(
+                            "{}: the input changed while copydesk was reading it ({})",
+                            self.show(r.origin.to_string()),
+                            r.reason
+                        ),
                     }
                 }
-                batch(&docs);
-                progress.tick(position.max(scan.ids.len()));
+                if !docs.is_empty() {
+                    batch(Batch {
+                        docs: &docs,
+                        positions: &positions,
+                    });
+                }
+                progress.tick(records as usize);
             }
             Ok(())
         })?;
         progress.finish();
-        if first {
-            drop(known);
-            if scan.ids.is_empty()
-                && scan.rejected.is_empty()
-                && self.args.on_error == OnError::Fail
-            {
-                // Nothing at all was read: most often a wrong path or a folder of other file types.
-                let paths: Vec<String> = self
-                    .args
-                    .paths
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect();
-                bail!(
-                    "{}: no documents (an empty file, or a folder without .txt or .md files)\n\
-                     hint: --on-error skip accepts an empty input and writes empty outputs",
-                    paths.join(", ")
-                );
+        if let Some(known) = known.as_ref() {
+            if reader.records() != known.records.len() as u64 {
+                bail!("the input changed while copydesk was reading it (documents are missing)");
             }
-            scan.stats = reader.stats.clone();
-            self.write_rejects(&scan.rejected)?;
-            *self.scan.borrow_mut() = Some(scan);
-        } else if known.as_ref().is_some_and(|s| s.ids.len() != position) {
-            bail!("the input changed while copydesk was reading it (documents are missing)");
+            return Ok(());
         }
+        drop(known);
+        if scan.ids.is_empty() && scan.rejected.is_empty() && self.args.on_error == OnError::Fail {
+            // Nothing at all was read: most often a wrong path or a folder of other file types.
+            let paths: Vec<String> = self
+                .args
+                .paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            bail!(
+                "{}: no documents (an empty file, or a folder without .txt or .md files)\n\
+                 hint: --on-error skip accepts an empty input and writes empty outputs",
+                paths.join(", ")
+            );
+        }
+        scan.stats = reader.stats.clone();
+        self.write_rejects(&scan.rejected)?;
+        *self.scan.borrow_mut() = Some(scan);
         Ok(())
     }
 }
 
 impl FileCorpus<'_> {
+    /// Take one item of the first read into `scan`: an accepted document comes back with its
+    /// position; a bad record or a duplicate id goes through `--on-error`.
+    fn first_read(
+        &self,
+        item: Item,
+        fail_utf8: bool,
+        scan: &mut Scan,
+        seen: &mut Seen,
+    ) -> Result<Option<(usize, Doc)>> {
+        let doc = match item {
+            Item::Doc(doc) => doc,
+            Item::Rejected(r) => {
+                scan.records.push(NOT_A_DOC);
+                self.reject(r, fail_utf8, scan)?;
+                return Ok(None);
+            }
+        };
+        if let Some(at) = seen.first_or_insert(&doc.id, &scan.ids, &doc.origin) {
+            let at = self.show(at.to_string());
+            let r = Rejected {
+                reason: format!("duplicate id {:?} (first at {at})", doc.id),
+                origin: doc.origin,
+                id: Some(doc.id),
+                fatal_for_file: false,
+            };
+            scan.records.push(NOT_A_DOC);
+            self.reject(r, fail_utf8, scan)?;
+            return Ok(None);
+        }
+        let position = scan.ids.len();
+        let record = u32::try_from(position)
+            .ok()
+            .filter(|&p| p != NOT_A_DOC)
+            .context("more than 4 billion documents")?;
+        scan.records.push(record);
+        scan.ids.push(&doc.id);
+        Ok(Some((position, doc)))
+    }
+
     /// Apply `--on-error` to one bad record of the first read.
     fn reject(&self, r: Rejected, fail_utf8: bool, scan: &mut Scan) -> Result<()> {
         let origin = self.show(r.origin.to_string());
@@ -566,6 +629,7 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn args(path: &Path) -> InputArgs {
         InputArgs {
@@ -581,6 +645,21 @@ mod tests {
         }
     }
 
+    /// Every document of a read, with its position.
+    fn read_all(
+        corpus: &FileCorpus,
+        wanted: &dyn Fn(usize) -> bool,
+    ) -> Result<Vec<(usize, String)>> {
+        let mut got = Vec::new();
+        corpus.for_each_batch(wanted, &mut |batch| {
+            assert_eq!(batch.docs.len(), batch.positions.len());
+            for (doc, &p) in batch.docs.iter().zip(batch.positions) {
+                got.push((p, format!("{} {:?}", doc.id, doc.text)));
+            }
+        })?;
+        Ok(got)
+    }
+
     #[test]
     fn an_input_changed_between_passes_stops_the_run() -> Result<()> {
         let dir = tempfile::tempdir()?;
@@ -591,26 +670,96 @@ mod tests {
         )?;
         let args = args(&path);
         let corpus = FileCorpus::open(&args)?.without_spinner();
-        let mut seen = 0;
-        corpus.for_each_batch(&mut |docs| seen += docs.len())?;
-        assert_eq!(seen, 2);
+        assert_eq!(read_all(&corpus, &every_document)?.len(), 2);
         // The same file again reads the same documents.
-        corpus.for_each_batch(&mut |_| {})?;
+        assert_eq!(read_all(&corpus, &every_document)?.len(), 2);
         // A rewritten record is named; a lost record is reported too.
         std::fs::write(
             &path,
             "{\"id\":\"a\",\"text\":\"x\"}\n{\"id\":\"c\",\"text\":\"y\"}\n",
         )?;
-        let err = corpus
-            .for_each_batch(&mut |_| {})
-            .expect_err("changed input must fail");
+        let err = read_all(&corpus, &every_document).expect_err("changed input must fail");
         assert!(err.to_string().contains("input changed"), "{err}");
         assert!(err.to_string().contains("\"c\""), "{err}");
+        // A record that is not read is not checked, but a lost one is still noticed.
+        assert_eq!(read_all(&corpus, &|p| p == 0)?.len(), 1);
         std::fs::write(&path, "{\"id\":\"a\",\"text\":\"x\"}\n")?;
-        let err = corpus
-            .for_each_batch(&mut |_| {})
-            .expect_err("shortened input must fail");
+        let err = read_all(&corpus, &|p| p == 0).expect_err("shortened input must fail");
         assert!(err.to_string().contains("missing"), "{err}");
+        // An appended record is named.
+        std::fs::write(
+            &path,
+            "{\"id\":\"a\",\"text\":\"x\"}\n{\"id\":\"b\",\"text\":\"y\"}\n{\"id\":\"d\",\"text\":\"z\"}\n",
+        )?;
+        let err = read_all(&corpus, &|p| p == 0).expect_err("longer input must fail");
+        assert!(err.to_string().contains("\"d\""), "{err}");
+        // A wanted record that no longer reads is an error too.
+        std::fs::write(
+            &path,
+            "{\"id\":\"a\",\"text\":\"x\"}\n{\"id\":\"b\",\"text\":tru}\n",
+        )?;
+        let err = read_all(&corpus, &every_document).expect_err("broken record must fail");
+        assert!(err.to_string().contains("corpus.jsonl:2"), "{err}");
         Ok(())
+    }
+
+    /// A line of a test corpus: a document (id from a few, so some repeat), a bad record,
+    /// or a line that is no record.
+    fn line_strategy() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            6 => (0u32..30, "[a-z ]{0,8}", any::<bool>()).prop_map(|(id, text, crlf)| {
+                let mut line = serde_json::json!({"id": id.to_string(), "text": text})
+                    .to_string()
+                    .into_bytes();
+                if crlf {
+                    line.push(b'\r');
+                }
+                line
+            }),
+            1 => Just(b"{\"id\": \"bad\", \"text\": tru}".to_vec()),
+            1 => Just(b"{\"id\": \"no text\"}".to_vec()),
+            1 => Just(b"{\"id\": \"utf8\", \"text\": \"\xff\"}".to_vec()),
+            1 => Just(format!("{{\"id\": \"big\", \"text\": \"{}\"}}", "x".repeat(80)).into_bytes()),
+            1 => Just(b"  \r".to_vec()),
+            1 => Just(Vec::new()),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// A later read of some positions yields exactly those documents of the first read,
+        /// at their positions, however many records around them were rejected.
+        #[test]
+        fn a_later_read_yields_the_wanted_documents_at_their_positions(
+            lines in proptest::collection::vec(line_strategy(), 1..40),
+            mask in proptest::collection::vec(any::<bool>(), 1..50),
+            gzip in any::<bool>(),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(if gzip { "c.jsonl.gz" } else { "c.jsonl" });
+            let data = lines.join(&b"\n"[..]);
+            if gzip {
+                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                gz.write_all(&data).unwrap();
+                std::fs::write(&path, gz.finish().unwrap()).unwrap();
+            } else {
+                std::fs::write(&path, &data).unwrap();
+            }
+            let mut args = args(&path);
+            args.on_error = OnError::Skip;
+            args.max_doc_bytes = 64;
+            let corpus = FileCorpus::open(&args).unwrap().without_spinner();
+            let wanted = |p: usize| mask[p % mask.len()];
+            // The first read hands over the wanted documents too (it reads every record).
+            let first = read_all(&corpus, &wanted).unwrap();
+            let all = read_all(&corpus, &every_document).unwrap();
+            let positions: Vec<usize> = all.iter().map(|(p, _)| *p).collect();
+            proptest::prop_assert_eq!(positions, (0..all.len()).collect::<Vec<_>>());
+            let expected: Vec<(usize, String)> =
+                all.iter().filter(|(p, _)| wanted(*p)).cloned().collect();
+            proptest::prop_assert_eq!(&first, &expected);
+            proptest::prop_assert_eq!(&read_all(&corpus, &wanted).unwrap(), &expected);
+            proptest::prop_assert!(read_all(&corpus, &|_| false).unwrap().is_empty());
+        }
     }
 }

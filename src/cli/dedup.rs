@@ -210,14 +210,12 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
     })?;
     if let Some(path) = &args.write_deduped {
         let mut out = AtomicOutput::create(path)?;
-        let mut at = 0;
         let mut failed = None;
-        corpus.for_each_batch(&mut |docs| {
-            for doc in docs {
+        corpus.for_each_batch(&pipeline::every_document, &mut |batch| {
+            for (doc, &at) in batch.docs.iter().zip(batch.positions) {
                 if failed.is_none() {
                     failed = write_kept(&mut out, doc, &outcome.assignments[at]).err();
                 }
-                at += 1;
             }
         })?;
         if let Some(err) = failed {

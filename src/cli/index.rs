@@ -14,7 +14,7 @@ use copydesk::index::{
     decode_sketch_and_set, encode_sketch, is_edge, Entry, Index, LineContext, LineState,
     Parameters, Repeated, StoredSketch, DEFAULT_LOCK_TIMEOUT,
 };
-use copydesk::pipeline::Corpus;
+use copydesk::pipeline::{every_document, Corpus};
 use copydesk::shingle;
 use copydesk::verify::{self, Similarity};
 use rayon::prelude::*;
@@ -126,9 +126,9 @@ where
 {
     let mut failed = None;
     corpus
-        .for_each_batch(&mut |docs| {
+        .for_each_batch(&every_document, &mut |batch| {
             if failed.is_none() {
-                failed = f(docs).err();
+                failed = f(batch.docs).err();
             }
         })
         .map_err(Into::into)?;
@@ -850,7 +850,9 @@ fn dedup_against(args: DedupArgs, index: PathBuf) -> Result<ExitCode> {
     if let Some(path) = &args.write_deduped {
         // The new texts are read once more; only they are held (never the stored ones).
         let mut docs = Vec::new();
-        corpus.for_each_batch(&mut |batch| docs.extend_from_slice(batch))?;
+        corpus.for_each_batch(&every_document, &mut |batch| {
+            docs.extend_from_slice(batch.docs)
+        })?;
         write_deduped(path, &docs, new)?;
     }
     let rejected = corpus.scan().rejected.len();
