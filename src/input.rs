@@ -306,7 +306,7 @@ impl Reader {
         if let Some(stripped) = text.strip_prefix('\u{FEFF}') {
             text = stripped.to_owned();
         }
-        if text.contains('\0') {
+        if memchr::memchr(0, text.as_bytes()).is_some() {
             self.stats.nul_bytes_removed += text.matches('\0').count() as u64;
             text = text.replace('\0', " ");
         }
@@ -431,7 +431,7 @@ impl Reader {
                 )
             }
         };
-        let mut body = if body.contains('\0') {
+        let mut body = if memchr::memchr(0, body.as_bytes()).is_some() {
             self.stats.nul_bytes_removed += body.matches('\0').count() as u64;
             body.replace('\0', " ")
         } else {
@@ -540,7 +540,8 @@ fn json_error(e: &serde_json::Error) -> String {
 /// line-based stage) splits on LF and CRLF only. One byte for one byte, so offsets into
 /// the text stay those of the original.
 fn lone_cr_to_lf(text: &mut String) {
-    if !text.contains('\r') {
+    // memchr's vector search: `str::contains` scanned a word at a time, 2% of a dedup run.
+    if memchr::memchr(b'\r', text.as_bytes()).is_none() {
         return;
     }
     let mut out = String::with_capacity(text.len());
