@@ -637,6 +637,30 @@ fn sign(s: &mut Sketch, config: &DedupConfig) {
     }
 }
 
+/// Pass 2 of the streaming pipeline for one matching text: its candidate-search keys, its
+/// content hash ([`content_hash`]) and its length in characters; its distinct shingles are added
+/// to `df`. The keys equal those of [`sketch`]; the shingle set is not sorted (signatures and
+/// document frequencies read it in any order), which saves the sort of every document.
+pub fn search_entry(
+    text: &str,
+    config: &DedupConfig,
+    index: &CandidateKeys,
+    df: &DocFrequency,
+) -> (DocKeys, Option<u64>, usize) {
+    let mut sequence = Vec::new();
+    shingle::text_shingles_into(text, &config.shingle, &mut sequence);
+    let set = shingle::distinct(&sequence);
+    df.add_set(&set);
+    let mut s = Sketch {
+        sequence,
+        set,
+        chars: text.chars().count(),
+        ..Sketch::default()
+    };
+    sign(&mut s, config);
+    (index.keys_of(&s), content_hash(&s.sequence), s.chars)
+}
+
 /// The part of a [`Sketch`] that verification needs: shingles and length, no signatures (the
 /// streaming pipeline rebuilds this for the documents in candidate pairs).
 pub fn shingled(text: &str, config: &DedupConfig) -> Sketch {

@@ -25,9 +25,9 @@
 
 use crate::cluster::{self, UnionFind};
 use crate::dedup::{
-    check_pair, content_hash, dropped_lines, exact_copies, join_exact_copies, shingled, sketch,
-    stock_cap, without_lines, CandidateKeys, DedupConfig, DocFrequency, DocKeys, DroppedLines,
-    LineCounts, LineStats, Outcome, Sketch,
+    check_pair, dropped_lines, exact_copies, join_exact_copies, search_entry, shingled, stock_cap,
+    without_lines, CandidateKeys, DedupConfig, DocFrequency, DocKeys, DroppedLines, LineCounts,
+    LineStats, Outcome, Sketch,
 };
 use crate::doc::Doc;
 use crate::shingle::Unit;
@@ -170,9 +170,9 @@ where
             .par_iter()
             .map(|d| {
                 let lines = dropped_lines(&d.text, d.site.as_deref(), &stats);
-                let s = sketch(&without_lines(&d.text, &lines), config);
-                df.add_set(&s.set);
-                (index.keys_of(&s), content_hash(&s.sequence), s.chars, lines)
+                let (keys, hash, chars) =
+                    search_entry(&without_lines(&d.text, &lines), config, &index, &df);
+                (keys, hash, chars, lines)
             })
             .collect();
         for (keys, hash, chars, lines) in sketched {

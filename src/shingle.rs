@@ -629,6 +629,40 @@ fn shingles_of_words<'a>(
 /// Ring size of character-shingle offsets: longer than the longest n-gram (32).
 const RING: usize = 33;
 
+/// The distinct hashes of `hashes` in first-occurrence order, for uses that read them as a set
+/// in any order (signatures, document frequencies): an open-addressed table in place of the
+/// sort of [`to_set`], which took twice as long.
+pub fn distinct(hashes: &[u64]) -> Vec<u64> {
+    let slots = (hashes.len() * 2).next_power_of_two().max(16);
+    let mask = slots - 1;
+    // 0 marks an empty slot; the hash 0 itself is tracked apart.
+    let mut table = vec![0u64; slots];
+    let mut zero = false;
+    let mut out = Vec::with_capacity(hashes.len());
+    for &h in hashes {
+        if h == 0 {
+            if !zero {
+                zero = true;
+                out.push(0);
+            }
+            continue;
+        }
+        let mut i = h as usize & mask;
+        loop {
+            match table[i] {
+                0 => {
+                    table[i] = h;
+                    out.push(h);
+                    break;
+                }
+                t if t == h => break,
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+    out
+}
+
 /// Sort and deduplicate shingle hashes into a set.
 pub fn to_set(mut hashes: Vec<u64>) -> Vec<u64> {
     hashes.sort_unstable();
@@ -807,6 +841,18 @@ mod tests {
                 let reference = shingles(&crate::normalize::normalize(&text), &config);
                 assert_eq!(fast, reference, "{text:?}");
             }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn distinct_is_the_set_in_first_occurrence_order(
+            hashes in proptest::collection::vec(proptest::prop_oneof![0u64..4, proptest::num::u64::ANY], 0..300)
+        ) {
+            let got = distinct(&hashes);
+            let mut seen = std::collections::HashSet::new();
+            let expected: Vec<u64> = hashes.iter().copied().filter(|h| seen.insert(*h)).collect();
+            proptest::prop_assert_eq!(got, expected);
         }
     }
 
