@@ -394,11 +394,11 @@ fn is_sentence_end(c: char) -> bool {
 impl Line {
     fn new(text: &str) -> Line {
         let mut line = Line::default();
-        let cjk_chars = if text.is_ascii() {
-            line.scan_ascii(text);
-            0
+        // ASCII lines find their prompt phrases in the same pass as the other counts.
+        let (cjk_chars, phrases) = if text.is_ascii() {
+            (0, Some(line.scan_ascii(text)))
         } else {
-            line.scan_chars(text)
+            (line.scan_chars(text), None)
         };
         // CJK scripts do not separate words by spaces: a run of characters is one token.
         line.words += cjk_chars / 2;
@@ -412,7 +412,10 @@ impl Line {
             .is_some_and(is_sentence_end);
         line.starts_lowercase = text.chars().next().is_some_and(char::is_lowercase);
         line.attribution = text.starts_with(['—', '–', '―']);
-        line.prompt = prompt_kind(text, line.words);
+        line.prompt = match phrases {
+            Some(lists) => prompt_of(lists, false, line.words),
+            None => prompt_kind_unicode(text, line.words),
+        };
         line
     }
 
@@ -475,8 +478,11 @@ impl Line {
     }
 
     /// [`Line::scan_chars`] for ASCII text, byte by byte (most lines of news text): the same
-    /// counts without decoding characters or asking the Unicode tables.
-    fn scan_ascii(&mut self, text: &str) {
+    /// counts without decoding characters or asking the Unicode tables. Returns the phrase
+    /// lists ([`phrase_lists`]) with a phrase in the line, found at the word starts.
+    fn scan_ascii(&mut self, text: &str) -> u8 {
+        let phrases = &*PHRASES;
+        let mut lists = 0;
         let bytes = text.as_bytes();
         let mut i = 0;
         let mut prev = b' ';
@@ -504,6 +510,7 @@ impl Line {
                     self.date_like |= is_year(&text[start..i]);
                 } else {
                     self.has_letter = true;
+                    lists |= phrases.at_word(text, start, i - start);
                 }
                 prev = bytes[i - 1];
                 continue;
@@ -523,6 +530,7 @@ impl Line {
             prev = c;
             i += 1;
         }
+        lists
     }
 
     fn has_sentence_punct(&self) -> bool {
@@ -699,33 +707,6 @@ const SUBSTRING_PROMPTS: &[&str] = &[
     "광고",
 ];
 
-/// Whether `needle` occurs in `haystack` at word boundaries.
-fn contains_words(haystack: &str, needle: &str) -> bool {
-    let mut from = 0;
-    while let Some(pos) = haystack[from..].find(needle) {
-        let start = from + pos;
-        let end = start + needle.len();
-        if word_bounded(haystack, start, end) {
-            return true;
-        }
-        from = end;
-    }
-    false
-}
-
-/// `haystack[start..end]` is neither preceded nor followed by a letter or digit.
-fn word_bounded(haystack: &str, start: usize, end: usize) -> bool {
-    let before_ok = haystack[..start]
-        .chars()
-        .next_back()
-        .is_none_or(|c| !c.is_alphanumeric());
-    let after_ok = haystack[end..]
-        .chars()
-        .next()
-        .is_none_or(|c| !c.is_alphanumeric());
-    before_ok && after_ok
-}
-
 /// Cookie banners and legal notices, which are long prose but never article text.
 const NOTICES: &[&str] = &[
     "cookie",
@@ -735,99 +716,162 @@ const NOTICES: &[&str] = &[
     "terms of use",
 ];
 
-/// A phrase list compiled once into one automaton, so a line is scanned once per list rather
-/// than once per phrase (the lists were most of `clean`'s time).
-struct Phrases {
-    list: &'static [&'static str],
-    automaton: Option<AhoCorasick>,
+/// Bits of the phrase lists a line holds a phrase of (see [`phrase_lists`]).
+const IN_STRONG: u8 = 1;
+const IN_WEAK: u8 = 2;
+const IN_NOTICE: u8 = 4;
+
+/// The word-matched phrase lists, indexed by their first word. A phrase is lowercase words
+/// (letters) joined by single spaces, so an occurrence at word boundaries starts at a word of
+/// the line exactly as long as the phrase's first word: a line is searched with a few table
+/// look-ups per word, not a scan of every byte.
+struct PhraseIndex {
+    /// Bit `word_key(w)` is set for the first word `w` of every phrase: a word of a line whose
+    /// bit is clear starts no phrase. About 80 bits of 4096 are set, so nearly every other word
+    /// is rejected here.
+    first_words: [u64; 64],
+    /// By first byte: (first word's length, phrase, lists holding it).
+    by_first: Vec<Vec<(usize, &'static str, u8)>>,
 }
 
-impl Phrases {
-    fn new(list: &'static [&'static str]) -> Phrases {
-        Phrases {
-            list,
-            automaton: AhoCorasick::builder()
-                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                // Prompt phrases start with common letters: a prefilter stops at nearly every
-                // word and is slower than the DFA's scan alone.
-                .prefilter(false)
-                .build(list)
-                .ok(),
+/// A 12-bit key of a word (`len` ≥ 1 bytes from `start`) from its length and its first,
+/// second and last bytes, ORed with 0x20 to fold ASCII case.
+#[inline(always)]
+fn word_key(bytes: &[u8], start: usize, len: usize) -> usize {
+    let second = start + usize::from(len > 1);
+    let folded = |b: u8| u32::from(b | 0x20);
+    let x = folded(bytes[start])
+        | folded(bytes[second]) << 8
+        | folded(bytes[start + len - 1]) << 16
+        | (len as u32) << 24;
+    (x.wrapping_mul(0x9E37_79B1) >> 20) as usize
+}
+
+impl PhraseIndex {
+    fn new() -> PhraseIndex {
+        let mut index = PhraseIndex {
+            first_words: [0; 64],
+            by_first: vec![Vec::new(); 256],
+        };
+        for (list, bit) in [
+            (STRONG_PROMPTS, IN_STRONG),
+            (WEAK_PROMPTS, IN_WEAK),
+            (NOTICES, IN_NOTICE),
+        ] {
+            for &phrase in list {
+                let len = phrase
+                    .find(|c: char| !c.is_alphanumeric())
+                    .unwrap_or(phrase.len());
+                let key = word_key(phrase.as_bytes(), 0, len);
+                index.first_words[key >> 6] |= 1 << (key & 63);
+                let entries = &mut index.by_first[usize::from(phrase.as_bytes()[0] | 0x20)];
+                match entries.iter_mut().find(|e| e.1 == phrase) {
+                    Some(e) => e.2 |= bit,
+                    None => entries.push((len, phrase, bit)),
+                }
+            }
+        }
+        index
+    }
+
+    /// The lists with a phrase at the word `text[start..start + len]` (a maximal run of letters
+    /// and digits), matched without ASCII case. `text` is lowercase or ASCII.
+    #[inline(always)]
+    fn at_word(&self, text: &str, start: usize, len: usize) -> u8 {
+        let key = word_key(text.as_bytes(), start, len);
+        if self.first_words[key >> 6] >> (key & 63) & 1 == 0 {
+            return 0;
+        }
+        self.phrases_at(text, start, len)
+    }
+
+    /// [`PhraseIndex::at_word`] past the filter: the phrases compared.
+    #[inline(never)]
+    fn phrases_at(&self, text: &str, start: usize, len: usize) -> u8 {
+        let bytes = text.as_bytes();
+        let mut lists = 0;
+        for &(first_len, phrase, bits) in &self.by_first[usize::from(bytes[start] | 0x20)] {
+            let end = start + phrase.len();
+            if first_len == len
+                && bytes
+                    .get(start..end)
+                    .is_some_and(|b| b.eq_ignore_ascii_case(phrase.as_bytes()))
+                && text
+                    .get(end..)
+                    .is_some_and(|rest| rest.chars().next().is_none_or(|c| !c.is_alphanumeric()))
+            {
+                lists |= bits;
+            }
+        }
+        lists
+    }
+}
+
+static PHRASES: LazyLock<PhraseIndex> = LazyLock::new(PhraseIndex::new);
+
+/// The phrase lists ([`IN_STRONG`], [`IN_WEAK`], [`IN_NOTICE`]) with a phrase in `lower` (a
+/// lowercased line) as whole words.
+fn phrase_lists(lower: &str) -> u8 {
+    let phrases = &*PHRASES;
+    let mut lists = 0;
+    let mut word_start: Option<usize> = None;
+    for (at, c) in lower.char_indices() {
+        if c.is_alphanumeric() {
+            word_start.get_or_insert(at);
+        } else if let Some(start) = word_start.take() {
+            lists |= phrases.at_word(lower, start, at - start);
         }
     }
-
-    /// Some phrase occurs in `haystack` as whole words.
-    fn any_words(&self, haystack: &str) -> bool {
-        match &self.automaton {
-            Some(ac) => ac
-                .find_overlapping_iter(haystack)
-                .any(|m| word_bounded(haystack, m.start(), m.end())),
-            None => self.list.iter().any(|p| contains_words(haystack, p)),
-        }
+    if let Some(start) = word_start {
+        lists |= phrases.at_word(lower, start, lower.len() - start);
     }
-
-    /// Some phrase occurs in `haystack`, anywhere.
-    fn any_substring(&self, haystack: &str) -> bool {
-        match &self.automaton {
-            Some(ac) => ac.is_match(haystack),
-            None => self.list.iter().any(|p| haystack.contains(p)),
-        }
-    }
+    lists
 }
 
-static STRONG: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(STRONG_PROMPTS));
-static WEAK: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(WEAK_PROMPTS));
-static SUBSTRING: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(SUBSTRING_PROMPTS));
-static NOTICE: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(NOTICES));
+/// The substring prompts compiled once into one automaton.
+static SUBSTRING: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+    AhoCorasick::builder()
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .build(SUBSTRING_PROMPTS)
+        .ok()
+});
 
-fn is_notice(lower: &str) -> bool {
-    NOTICE.any_words(lower)
-}
-
-fn prompt_kind(text: &str, words: usize) -> Prompt {
-    if text.is_ascii() {
-        // Lowercasing ASCII is `to_ascii_lowercase`, done in a per-thread buffer rather than
-        // one allocation per line.
-        LOWERED.with(|buffer| {
-            let mut lower = buffer.borrow_mut();
-            lower.clear();
-            lower.push_str(text);
-            lower.make_ascii_lowercase();
-            prompt_kind_of_lowercase(&lower, true, words)
-        })
-    } else {
-        prompt_kind_of_lowercase(&text.to_lowercase(), false, words)
+fn has_substring_prompt(lower: &str) -> bool {
+    match &*SUBSTRING {
+        Some(ac) => ac.is_match(lower),
+        None => SUBSTRING_PROMPTS.iter().any(|p| lower.contains(p)),
     }
 }
 
-thread_local! {
-    static LOWERED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+/// The prompt of a line that is not ASCII.
+fn prompt_kind_unicode(text: &str, words: usize) -> Prompt {
+    let lower = text.to_lowercase();
+    // Every substring prompt has a byte outside ASCII: an ASCII line holds none. Long lines are
+    // not asked (see `prompt_of`).
+    let substring = words <= 40 && has_substring_prompt(&lower);
+    prompt_of(phrase_lists(&lower), substring, words)
 }
 
-fn prompt_kind_of_lowercase(lower: &str, ascii: bool, words: usize) -> Prompt {
-    // Long lines are judged by structure; only legal and cookie notices are checked there.
-    if words > 40 {
-        return if is_notice(lower) {
+/// The prompt of a line of `words` words holding phrases of `lists` (and a substring prompt).
+fn prompt_of(lists: u8, substring: bool, words: usize) -> Prompt {
+    let notice = || {
+        if lists & IN_NOTICE != 0 {
             Prompt::Strong
         } else {
             Prompt::None
-        };
+        }
+    };
+    // Long lines are judged by structure; only legal and cookie notices are checked there.
+    if words > 40 {
+        return notice();
     }
-    // Every substring prompt has a byte outside ASCII: an ASCII line holds none.
-    if !ascii && SUBSTRING.any_substring(lower) {
-        return Prompt::Strong;
-    }
-    if words <= 15 && STRONG.any_words(lower) {
+    if substring || (words <= 15 && lists & IN_STRONG != 0) {
         return Prompt::Strong;
     }
     if words > 15 {
-        return if is_notice(lower) {
-            Prompt::Strong
-        } else {
-            Prompt::None
-        };
+        return notice();
     }
-    if words <= 6 && WEAK.any_words(lower) {
+    if words <= 6 && lists & IN_WEAK != 0 {
         return Prompt::Weak;
     }
     Prompt::None
@@ -1761,6 +1805,153 @@ mod tests {
             bytes.scan_ascii(&text);
             proptest::prop_assert_eq!(chars.scan_chars(&text), 0);
             proptest::prop_assert_eq!(bytes, chars);
+        }
+    }
+
+    /// Whether `needle` occurs in `haystack` at word boundaries: the phrase search as first
+    /// written, one `find` per phrase.
+    fn contains_words(haystack: &str, needle: &str) -> bool {
+        let bounded = |start: usize, end: usize| {
+            haystack[..start]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_alphanumeric())
+                && haystack[end..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| !c.is_alphanumeric())
+        };
+        let mut from = 0;
+        while let Some(pos) = haystack[from..].find(needle) {
+            let start = from + pos;
+            let end = start + needle.len();
+            if bounded(start, end) {
+                return true;
+            }
+            from = start + needle.chars().next().map_or(1, char::len_utf8);
+        }
+        false
+    }
+
+    /// The prompt of a line as first written: every list searched phrase by phrase in the
+    /// lowercased line.
+    fn prompt_reference(text: &str, words: usize) -> Prompt {
+        let lower = text.to_lowercase();
+        let any = |list: &[&str]| list.iter().any(|p| contains_words(&lower, p));
+        let notice = if any(NOTICES) {
+            Prompt::Strong
+        } else {
+            Prompt::None
+        };
+        if words > 40 {
+            return notice;
+        }
+        if !text.is_ascii() && SUBSTRING_PROMPTS.iter().any(|p| lower.contains(p)) {
+            return Prompt::Strong;
+        }
+        if words <= 15 && any(STRONG_PROMPTS) {
+            return Prompt::Strong;
+        }
+        if words > 15 {
+            return notice;
+        }
+        if words <= 6 && any(WEAK_PROMPTS) {
+            return Prompt::Weak;
+        }
+        Prompt::None
+    }
+
+    #[test]
+    fn phrases_are_words_joined_by_single_spaces() {
+        // What lets `PhraseIndex` look for them at word starts only.
+        for list in [STRONG_PROMPTS, WEAK_PROMPTS, NOTICES] {
+            for p in list {
+                assert!(
+                    p.split(' ')
+                        .all(|w| !w.is_empty() && w.chars().all(char::is_alphabetic)),
+                    "{p}"
+                );
+                assert_eq!(*p, p.to_lowercase());
+            }
+        }
+    }
+
+    /// Pieces of lines for the prompt search: phrases, their parts, near misses, separators.
+    const PROMPT_PIECES: &[&str] = &[
+        "cookie",
+        "Cookies",
+        "COOKIE",
+        "cookiesx",
+        "all",
+        "rights",
+        "reserved",
+        "All rights reserved",
+        "read",
+        "more",
+        "read more",
+        "Read  more",
+        "stories",
+        "more stories",
+        "comment",
+        "comments",
+        "Share",
+        "share this",
+        "sharethis",
+        "log in",
+        "log",
+        "in",
+        "you may also like",
+        "about us",
+        "back to top",
+        "terms of use",
+        "privacy",
+        "policy",
+        "leia também",
+        "LEIA TAMBÉM",
+        "tüm hakları saklıdır",
+        "поделиться",
+        "ПОДЕЛИТЬСЯ",
+        "teilen",
+        "pubblicità",
+        "© 2019",
+        "무단전재",
+        "광고",
+        "ΣΊΣΥΦΟΣ",
+        "é",
+        "x",
+        "9",
+        "2019",
+        " ",
+        " ",
+        " ",
+        "  ",
+        "\t",
+        "-",
+        ".",
+        ",",
+        "'",
+        "\u{a0}",
+        "_",
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn prompts_are_found_as_the_phrase_by_phrase_search_finds_them(
+            pieces in proptest::collection::vec(proptest::sample::select(PROMPT_PIECES), 0..12),
+            words in 0usize..50,
+        ) {
+            let text = pieces.concat();
+            let fast = if text.is_ascii() {
+                prompt_of(Line::default().scan_ascii(&text), false, words)
+            } else {
+                prompt_kind_unicode(&text, words)
+            };
+            proptest::prop_assert_eq!(fast, prompt_reference(&text, words), "{:?}", text);
+            // The general path agrees with the ASCII one.
+            let lower = text.to_lowercase();
+            if text.is_ascii() {
+                proptest::prop_assert_eq!(Line::default().scan_ascii(&text), phrase_lists(&lower));
+            }
         }
     }
 
