@@ -189,34 +189,81 @@ fn normalize_line(line: &str, norm: &mut Vec<u8>) {
     if !line.is_ascii() {
         return normalize_unicode(line, norm);
     }
-    // ASCII lines in one pass over the bytes, written in place: the result is never longer
-    // than the line (a run of spaces or digits becomes at most one byte).
+    normalize_ascii(line.as_bytes(), norm);
+}
+
+/// One byte in each of the 8 lanes of a `u64`.
+const fn lanes(b: u8) -> u64 {
+    u64::from_ne_bytes([b; 8])
+}
+
+/// The high bit of each byte of `x` (all below 0x80) that lies in `lo..=hi`: no sum below
+/// carries into the next byte.
+fn bytes_in(x: u64, lo: u8, hi: u8) -> u64 {
+    let at_least_lo = x.wrapping_add(lanes(0x80 - lo));
+    let above_hi = x.wrapping_add(lanes(0x7F - hi));
+    at_least_lo & !above_hi & lanes(0x80)
+}
+
+/// One byte of [`normalize_ascii`], written at `norm[*n]`.
+#[inline(always)]
+fn normalize_byte(b: u8, norm: &mut [u8], n: &mut usize, prev_digit: &mut bool) {
+    if is_ascii_space(b) {
+        if *n > 0 && norm[*n - 1] != b' ' {
+            norm[*n] = b' ';
+            *n += 1;
+        }
+        *prev_digit = false;
+    } else if b.is_ascii_digit() {
+        if !*prev_digit {
+            norm[*n] = b'0';
+            *n += 1;
+        }
+        *prev_digit = true;
+    } else {
+        norm[*n] = b.to_ascii_lowercase();
+        *n += 1;
+        *prev_digit = false;
+    }
+}
+
+/// [`normalize_line`] of an ASCII line. Most of a news line needs only lowercasing: no digit,
+/// no whitespace but single spaces. Such 8-byte blocks are lowercased and copied whole; the
+/// others go byte by byte. The space after a word is written when it is read, and removed at
+/// the end of the line, so a block ending in a space needs nothing from the next one.
+fn normalize_ascii(line: &[u8], norm: &mut Vec<u8>) {
+    // Written in place: the result is never longer than the line read so far (a run of spaces
+    // or digits becomes at most one byte).
+    norm.clear();
     norm.resize(line.len(), 0);
     let mut n = 0;
-    let mut space = false;
     let mut prev_digit = false;
-    for &b in line.as_bytes() {
-        if is_ascii_space(b) {
-            space = n > 0;
+    let mut blocks = line.chunks_exact(8);
+    for block in &mut blocks {
+        let x = u64::from_le_bytes(block.try_into().expect("8 bytes"));
+        let spaces = bytes_in(x, b' ', b' ');
+        let irregular = bytes_in(x, b'0', b'9')
+            | bytes_in(x, b'\t', b'\r')
+            // Two spaces in a row within the block.
+            | spaces & (spaces >> 8);
+        // A space first needs a word before it, not a space.
+        let space_first = spaces & 0x80 != 0;
+        if irregular == 0 && (!space_first || (n > 0 && norm[n - 1] != b' ')) {
+            let lowered = x | (bytes_in(x, b'A', b'Z') >> 2);
+            norm[n..n + 8].copy_from_slice(&lowered.to_le_bytes());
+            n += 8;
             prev_digit = false;
-            continue;
-        }
-        if space {
-            norm[n] = b' ';
-            n += 1;
-            space = false;
-        }
-        if b.is_ascii_digit() {
-            if !prev_digit {
-                norm[n] = b'0';
-                n += 1;
-            }
-            prev_digit = true;
         } else {
-            prev_digit = false;
-            norm[n] = b.to_ascii_lowercase();
-            n += 1;
+            for &b in block {
+                normalize_byte(b, norm, &mut n, &mut prev_digit);
+            }
         }
+    }
+    for &b in blocks.remainder() {
+        normalize_byte(b, norm, &mut n, &mut prev_digit);
+    }
+    if n > 0 && norm[n - 1] == b' ' {
+        n -= 1;
     }
     norm.truncate(n);
 }
@@ -1981,6 +2028,56 @@ mod tests {
         for line in lines {
             normalize_line(line, &mut norm);
             assert_eq!(norm, normalize_reference(line), "{line:?}");
+        }
+    }
+
+    /// The ASCII normalization before blocks: one byte at a time, the space before a word
+    /// written when the word starts.
+    fn normalize_ascii_bytewise(line: &[u8]) -> Vec<u8> {
+        let mut norm = Vec::new();
+        let mut space = false;
+        let mut prev_digit = false;
+        for &b in line {
+            if is_ascii_space(b) {
+                space = !norm.is_empty();
+                prev_digit = false;
+                continue;
+            }
+            if space {
+                norm.push(b' ');
+                space = false;
+            }
+            if b.is_ascii_digit() {
+                if !prev_digit {
+                    norm.push(b'0');
+                }
+                prev_digit = true;
+            } else {
+                prev_digit = false;
+                norm.push(b.to_ascii_lowercase());
+            }
+        }
+        norm
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ascii_blocks_normalize_as_bytes_do(text in "[aZ@\\[`{09 \t\n\x0b\x0c\r\x1f/.-]{0,40}") {
+            let mut norm = Vec::new();
+            normalize_line(&text, &mut norm);
+            proptest::prop_assert_eq!(&norm, &normalize_ascii_bytewise(text.as_bytes()));
+            proptest::prop_assert_eq!(&norm, &normalize_reference(&text));
+        }
+
+        #[test]
+        fn ascii_words_normalize_as_bytes_do(
+            words in proptest::collection::vec("[a-zA-Z]{0,9}|[0-9]{1,3}|[ \t]{1,3}|[.,]", 0..30),
+        ) {
+            // Long runs of letters and single spaces: the blocks copied whole.
+            let text = words.join(" ");
+            let mut norm = Vec::new();
+            normalize_line(&text, &mut norm);
+            proptest::prop_assert_eq!(&norm, &normalize_ascii_bytewise(text.as_bytes()));
         }
     }
 
