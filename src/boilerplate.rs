@@ -178,9 +178,36 @@ thread_local! {
 }
 
 /// Whitespace as `char::is_whitespace` sees it, for ASCII bytes.
-fn is_ascii_space(b: u8) -> bool {
+const fn is_ascii_space(b: u8) -> bool {
     matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ')
 }
+
+/// Classes of bytes for [`Line::scan_ascii`]: one table look-up instead of a chain of range
+/// tests per byte.
+const ALNUM: u8 = 1;
+const UPPER: u8 = 2;
+const LOWER: u8 = 4;
+const SPACE: u8 = 8;
+static ASCII_CLASS: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = if c.is_ascii_digit() {
+            ALNUM
+        } else if c.is_ascii_uppercase() {
+            ALNUM | UPPER
+        } else if c.is_ascii_lowercase() {
+            ALNUM | LOWER
+        } else if is_ascii_space(c) {
+            SPACE
+        } else {
+            0
+        };
+        b += 1;
+    }
+    table
+};
 
 /// The normalized line behind [`normalized_hash`]: its words (runs of non-whitespace) joined by
 /// one space, each run of ASCII digits as one `0`, everything else lowercased.
@@ -531,28 +558,48 @@ impl Line {
         let phrases = &*PHRASES;
         let mut lists = 0;
         let bytes = text.as_bytes();
+        let class_of = |b: u8| ASCII_CLASS[usize::from(b)];
         let mut i = 0;
         let mut prev = b' ';
         while i < bytes.len() {
             let c = bytes[i];
-            if c.is_ascii_alphanumeric() {
+            let class = class_of(c);
+            if class & ALNUM != 0 {
                 // A whole word at once: a run of letters and digits.
-                if is_ascii_space(prev) {
+                if class_of(prev) & SPACE != 0 {
                     self.spaced += 1;
                 }
                 self.words += 1;
-                if c.is_ascii_uppercase() {
-                    self.capitalized += 1;
-                } else if c.is_ascii_lowercase() {
-                    self.lowercase += 1;
-                }
+                self.capitalized += usize::from(class & UPPER != 0);
+                self.lowercase += usize::from(class & LOWER != 0);
                 let start = i;
-                let mut all_digits = true;
-                while let Some(&b) = bytes.get(i).filter(|b| b.is_ascii_alphanumeric()) {
-                    all_digits &= b.is_ascii_digit();
+                let mut seen = class;
+                i += 1;
+                // The rest of the word 8 bytes at a time, then byte by byte near the end.
+                while let Some(block) = bytes.get(i..i + 8) {
+                    let x = u64::from_le_bytes(block.try_into().expect("8 bytes"));
+                    let letters = bytes_in(x | lanes(0x20), b'a', b'z');
+                    let ends = !(letters | bytes_in(x, b'0', b'9')) & lanes(0x80);
+                    if ends == 0 {
+                        seen |= u8::from(letters != 0) * LOWER;
+                        i += 8;
+                        continue;
+                    }
+                    // The high bits of the bytes before the first that ends the word.
+                    let before = ends ^ (ends - 1);
+                    seen |= u8::from(letters & before != 0) * LOWER;
+                    i += (ends.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                while let Some(&b) = bytes.get(i) {
+                    let k = class_of(b);
+                    if k & ALNUM == 0 {
+                        break;
+                    }
+                    seen |= k;
                     i += 1;
                 }
-                if all_digits {
+                if seen & (UPPER | LOWER) == 0 {
                     self.numeric += 1;
                     self.date_like |= is_year(&text[start..i]);
                 } else {
@@ -562,17 +609,19 @@ impl Line {
                 prev = bytes[i - 1];
                 continue;
             }
-            if !is_ascii_space(c) && is_ascii_space(prev) {
-                self.spaced += 1;
-            }
-            if c == b':' && prev.is_ascii_digit() {
-                self.date_like |= bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
-            }
-            match c {
-                b'|' => self.separators += 1,
-                b'/' if prev == b' ' => self.separators += 1,
-                b',' | b';' | b':' | b'.' | b'!' | b'?' => self.inner_punct += 1,
-                _ => {}
+            if class & SPACE == 0 {
+                if class_of(prev) & SPACE != 0 {
+                    self.spaced += 1;
+                }
+                if c == b':' && prev.is_ascii_digit() {
+                    self.date_like |= bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
+                }
+                match c {
+                    b'|' => self.separators += 1,
+                    b'/' if prev == b' ' => self.separators += 1,
+                    b',' | b';' | b':' | b'.' | b'!' | b'?' => self.inner_punct += 1,
+                    _ => {}
+                }
             }
             prev = c;
             i += 1;
@@ -1848,6 +1897,18 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn any_ascii_line_is_scanned_as_characters_would_be(text in "[aZ029 \t|/:,;.!?x1-]{0,40}") {
+            let (mut bytes, mut chars) = (Line::default(), Line::default());
+            bytes.scan_ascii(&text);
+            proptest::prop_assert_eq!(chars.scan_chars(&text), 0);
+            proptest::prop_assert_eq!(bytes, chars);
+        }
+
+        #[test]
+        fn long_ascii_words_are_scanned_as_characters_would_be(
+            pieces in proptest::collection::vec(r"[a-zA-Z0-9]{1,20}|[0-9]{1,10}[a-zA-Z]{0,2}|[ \t|/:,;.!?@`{\[-]{1,2}", 0..12),
+        ) {
+            // Words longer than a block of 8 bytes, letters and digits mixed.
+            let text = pieces.concat();
             let (mut bytes, mut chars) = (Line::default(), Line::default());
             bytes.scan_ascii(&text);
             proptest::prop_assert_eq!(chars.scan_chars(&text), 0);
