@@ -164,11 +164,20 @@ pub struct TemplateCounts {
 /// Hash of a line with digits, case and spacing normalized, so "112 comments" and
 /// "7 Comments" are one template line (a run of digits becomes one `0`).
 fn normalized_hash(line: &str) -> u64 {
+    normalized_hash_known(line, line.is_ascii())
+}
+
+/// [`normalized_hash`] of a line already known to be ASCII or not.
+fn normalized_hash_known(line: &str, ascii: bool) -> u64 {
     // Every line of every page is hashed (twice with a known site): one buffer per thread, not
     // one allocation per line.
     NORMALIZED.with(|buffer| {
         let mut norm = buffer.borrow_mut();
-        normalize_line(line, &mut norm);
+        if ascii {
+            normalize_ascii(line.as_bytes(), &mut norm);
+        } else {
+            normalize_unicode(line, &mut norm);
+        }
         crate::shingle::hash_bytes(&norm)
     })
 }
@@ -211,6 +220,7 @@ static ASCII_CLASS: [u8; 256] = {
 
 /// The normalized line behind [`normalized_hash`]: its words (runs of non-whitespace) joined by
 /// one space, each run of ASCII digits as one `0`, everything else lowercased.
+#[cfg(test)]
 fn normalize_line(line: &str, norm: &mut Vec<u8>) {
     norm.clear();
     if !line.is_ascii() {
@@ -477,10 +487,12 @@ fn is_sentence_end(c: char) -> bool {
 }
 
 impl Line {
-    fn new(text: &str) -> Line {
+    /// The features of a line, and its [`normalized_hash`].
+    fn new(text: &str) -> (Line, u64) {
         let mut line = Line::default();
+        let ascii = text.is_ascii();
         // ASCII lines find their prompt phrases in the same pass as the other counts.
-        let (cjk_chars, phrases) = if text.is_ascii() {
+        let (cjk_chars, phrases) = if ascii {
             (0, Some(line.scan_ascii(text)))
         } else {
             (line.scan_chars(text), None)
@@ -501,7 +513,7 @@ impl Line {
             Some(lists) => prompt_of(lists, false, line.words),
             None => prompt_kind_unicode(text, line.words),
         };
-        line
+        (line, normalized_hash_known(text, ascii))
     }
 
     /// The counts read character by character; returns the number of CJK characters.
@@ -1429,6 +1441,23 @@ pub fn removed_lines(
         .collect()
 }
 
+/// `text.lines()` collected, found with `memchr` (faster than `lines()` on long lines) into a
+/// vector of the right size: a line ends at `\n`, and then also without one `\r` before it.
+fn split_lines(text: &str) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let mut lines = Vec::with_capacity(memchr::memchr_iter(b'\n', bytes).count() + 1);
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', bytes) {
+        let line = &text[start..end];
+        lines.push(line.strip_suffix('\r').unwrap_or(line));
+        start = end + 1;
+    }
+    if start < text.len() {
+        lines.push(&text[start..]);
+    }
+    lines
+}
+
 /// A page's lines and the classifier's decision for each non-empty one.
 struct Decided<'t> {
     raw: Vec<&'t str>,
@@ -1445,19 +1474,20 @@ fn decide<'t>(
     templates: Option<&TemplateCounts>,
     config: &CleanConfig,
 ) -> Decided<'t> {
-    let raw: Vec<&str> = text.lines().collect();
+    let raw = split_lines(text);
     // Indices of non-empty lines and their features.
-    let mut index: Vec<usize> = Vec::new();
-    let mut lines: Vec<Line> = Vec::new();
-    let mut hashes: Vec<u64> = Vec::new();
+    let mut index: Vec<usize> = Vec::with_capacity(raw.len());
+    let mut lines: Vec<Line> = Vec::with_capacity(raw.len());
+    let mut hashes: Vec<u64> = Vec::with_capacity(raw.len());
     for (i, l) in raw.iter().enumerate() {
         let t = l.trim();
         if t.is_empty() {
             continue;
         }
+        let (line, hash) = Line::new(t);
         index.push(i);
-        lines.push(Line::new(t));
-        hashes.push(normalized_hash(t));
+        lines.push(line);
+        hashes.push(hash);
     }
     let mut in_page: AHashMap<u64, u32> = AHashMap::with_capacity(hashes.len());
     for &h in &hashes {
@@ -2071,6 +2101,13 @@ mod tests {
             if text.is_ascii() {
                 proptest::prop_assert_eq!(Line::default().scan_ascii(&text), phrase_lists(&lower));
             }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lines_are_split_as_str_lines_splits_them(text in "[a\r\n é]{0,12}") {
+            proptest::prop_assert_eq!(split_lines(&text), text.lines().collect::<Vec<_>>());
         }
     }
 
