@@ -242,6 +242,26 @@ fn bytes_in(x: u64, lo: u8, hi: u8) -> u64 {
     at_least_lo & !above_hi & lanes(0x80)
 }
 
+/// The end of the run of ASCII letters and digits in `bytes` from `i`: 8 bytes at a time, then
+/// byte by byte near the end of the line.
+#[inline(always)]
+fn alnum_run_end(bytes: &[u8], mut i: usize) -> usize {
+    while let Some(block) = bytes.get(i..i + 8) {
+        let x = u64::from_le_bytes(block.try_into().expect("8 bytes"));
+        // ORing 0x20 folds case, and moves no other ASCII byte into a..z.
+        let alnum = bytes_in(x | lanes(0x20), b'a', b'z') | bytes_in(x, b'0', b'9');
+        let ends = !alnum & lanes(0x80);
+        if ends != 0 {
+            return i + (ends.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while bytes.get(i).is_some_and(u8::is_ascii_alphanumeric) {
+        i += 1;
+    }
+    i
+}
+
 /// [`normalize_line`] of an ASCII line. Most of a news line needs only lowercasing: the bytes
 /// up to the next digit, whitespace other than a single space, or space after whitespace are
 /// lowercased and copied 16 at a time, and that byte (with the rest of its run of digits) is
@@ -490,7 +510,8 @@ impl Line {
     /// The features of a line, and its [`normalized_hash`].
     fn new(text: &str) -> (Line, u64) {
         let mut line = Line::default();
-        let ascii = text.is_ascii();
+        // All bytes ORed: the compiler vectorizes it whole (`is_ascii` goes byte by byte at the end).
+        let ascii = text.bytes().fold(0, |or, b| or | b) < 0x80;
         // ASCII lines find their prompt phrases in the same pass as the other counts.
         let (cjk_chars, phrases) = if ascii {
             (0, Some(line.scan_ascii(text)))
@@ -596,38 +617,16 @@ impl Line {
                 self.capitalized += usize::from(class & UPPER != 0);
                 self.lowercase += usize::from(class & LOWER != 0);
                 let start = i;
-                let mut seen = class;
-                i += 1;
-                // The rest of the word 8 bytes at a time, then byte by byte near the end.
-                while let Some(block) = bytes.get(i..i + 8) {
-                    let x = u64::from_le_bytes(block.try_into().expect("8 bytes"));
-                    let letters = bytes_in(x | lanes(0x20), b'a', b'z');
-                    let ends = !(letters | bytes_in(x, b'0', b'9')) & lanes(0x80);
-                    if ends == 0 {
-                        seen |= u8::from(letters != 0) * LOWER;
-                        i += 8;
-                        continue;
-                    }
-                    // The high bits of the bytes before the first that ends the word.
-                    let before = ends ^ (ends - 1);
-                    seen |= u8::from(letters & before != 0) * LOWER;
-                    i += (ends.trailing_zeros() / 8) as usize;
-                    break;
-                }
-                while let Some(&b) = bytes.get(i) {
-                    let k = class_of(b);
-                    if k & ALNUM == 0 {
-                        break;
-                    }
-                    seen |= k;
-                    i += 1;
-                }
-                if seen & (UPPER | LOWER) == 0 {
+                i = alnum_run_end(bytes, i + 1);
+                let word = &bytes[start..i];
+                // A word that starts with a letter has one; one that starts with a digit is
+                // most often a number.
+                if class & (UPPER | LOWER) != 0 || word.iter().any(u8::is_ascii_alphabetic) {
+                    self.has_letter = true;
+                    lists |= phrases.at_word(text, start, word.len());
+                } else {
                     self.numeric += 1;
                     self.date_like |= is_year(&text[start..i]);
-                } else {
-                    self.has_letter = true;
-                    lists |= phrases.at_word(text, start, i - start);
                 }
                 prev = bytes[i - 1];
                 continue;
@@ -845,12 +844,17 @@ const IN_NOTICE: u8 = 4;
 /// the line exactly as long as the phrase's first word: a line is searched with a few table
 /// look-ups per word, not a scan of every byte.
 struct PhraseIndex {
+    /// Bit `n` of entry `b`: some phrase's first word is `n` bytes long and starts with `b`
+    /// (ORed with 0x20, which folds ASCII case). The first test a word of a line takes.
+    lengths: [u64; 256],
     /// Bit `word_key(w)` is set for the first word `w` of every phrase: a word of a line whose
-    /// bit is clear starts no phrase. About 80 bits of 4096 are set, so nearly every other word
-    /// is rejected here.
+    /// bit is clear starts no phrase. About 80 bits of 4096 are set.
     first_words: [u64; 64],
-    /// By first byte: (first word's length, phrase, lists holding it).
-    by_first: Vec<Vec<(usize, &'static str, u8)>>,
+    /// The phrases sorted by the key of their first word: (key, first word's length, phrase,
+    /// lists holding it).
+    phrases: Vec<(usize, usize, &'static str, u8)>,
+    /// Where the phrases of each key start in `phrases` (one more entry than keys).
+    key_starts: Vec<u8>,
 }
 
 /// A 12-bit key of a word (`len` ≥ 1 bytes from `start`) from its length and its first,
@@ -869,8 +873,10 @@ fn word_key(bytes: &[u8], start: usize, len: usize) -> usize {
 impl PhraseIndex {
     fn new() -> PhraseIndex {
         let mut index = PhraseIndex {
+            lengths: [0; 256],
             first_words: [0; 64],
-            by_first: vec![Vec::new(); 256],
+            phrases: Vec::new(),
+            key_starts: Vec::new(),
         };
         for (list, bit) in [
             (STRONG_PROMPTS, IN_STRONG),
@@ -881,15 +887,22 @@ impl PhraseIndex {
                 let len = phrase
                     .find(|c: char| !c.is_alphanumeric())
                     .unwrap_or(phrase.len());
+                index.lengths[usize::from(phrase.as_bytes()[0] | 0x20)] |= 1 << len;
                 let key = word_key(phrase.as_bytes(), 0, len);
                 index.first_words[key >> 6] |= 1 << (key & 63);
-                let entries = &mut index.by_first[usize::from(phrase.as_bytes()[0] | 0x20)];
-                match entries.iter_mut().find(|e| e.1 == phrase) {
-                    Some(e) => e.2 |= bit,
-                    None => entries.push((len, phrase, bit)),
+                match index.phrases.iter_mut().find(|e| e.2 == phrase) {
+                    Some(e) => e.3 |= bit,
+                    None => index.phrases.push((key, len, phrase, bit)),
                 }
             }
         }
+        index.phrases.sort_unstable();
+        index.key_starts = (0..=4096)
+            .map(|key| {
+                let at = index.phrases.partition_point(|e| e.0 < key);
+                u8::try_from(at).expect("fewer than 256 phrases")
+            })
+            .collect();
         index
     }
 
@@ -897,19 +910,24 @@ impl PhraseIndex {
     /// and digits), matched without ASCII case. `text` is lowercase or ASCII.
     #[inline(always)]
     fn at_word(&self, text: &str, start: usize, len: usize) -> u8 {
-        let key = word_key(text.as_bytes(), start, len);
+        let bytes = text.as_bytes();
+        if len >= 64 || self.lengths[usize::from(bytes[start] | 0x20)] >> len & 1 == 0 {
+            return 0;
+        }
+        let key = word_key(bytes, start, len);
         if self.first_words[key >> 6] >> (key & 63) & 1 == 0 {
             return 0;
         }
-        self.phrases_at(text, start, len)
+        self.phrases_at(text, start, len, key)
     }
 
-    /// [`PhraseIndex::at_word`] past the filter: the phrases compared.
+    /// [`PhraseIndex::at_word`] past the filters: the phrases of that key compared.
     #[inline(never)]
-    fn phrases_at(&self, text: &str, start: usize, len: usize) -> u8 {
+    fn phrases_at(&self, text: &str, start: usize, len: usize, key: usize) -> u8 {
         let bytes = text.as_bytes();
+        let of_key = usize::from(self.key_starts[key])..usize::from(self.key_starts[key + 1]);
         let mut lists = 0;
-        for &(first_len, phrase, bits) in &self.by_first[usize::from(bytes[start] | 0x20)] {
+        for &(_, first_len, phrase, bits) in &self.phrases[of_key] {
             let end = start + phrase.len();
             if first_len == len
                 && bytes
