@@ -178,71 +178,169 @@ thread_local! {
 }
 
 /// Whitespace as `char::is_whitespace` sees it, for ASCII bytes.
-fn is_ascii_space(b: u8) -> bool {
+const fn is_ascii_space(b: u8) -> bool {
     matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ')
+}
+
+/// Classes of bytes for [`Line::scan_ascii`]: one table look-up instead of a chain of range
+/// tests per byte.
+const ALNUM: u8 = 1;
+const UPPER: u8 = 2;
+const LOWER: u8 = 4;
+const SPACE: u8 = 8;
+static ASCII_CLASS: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = if c.is_ascii_digit() {
+            ALNUM
+        } else if c.is_ascii_uppercase() {
+            ALNUM | UPPER
+        } else if c.is_ascii_lowercase() {
+            ALNUM | LOWER
+        } else if is_ascii_space(c) {
+            SPACE
+        } else {
+            0
+        };
+        b += 1;
+    }
+    table
+};
+
+/// One byte in each of the 8 lanes of a `u64`.
+const fn lanes(b: u8) -> u64 {
+    u64::from_ne_bytes([b; 8])
+}
+
+/// The high bit of each byte of `x` (all below 0x80) that lies in `lo..=hi`: no sum below
+/// carries into the next byte.
+fn bytes_in(x: u64, lo: u8, hi: u8) -> u64 {
+    let at_least_lo = x.wrapping_add(lanes(0x80 - lo));
+    let above_hi = x.wrapping_add(lanes(0x7F - hi));
+    at_least_lo & !above_hi & lanes(0x80)
+}
+
+/// The end of the run of ASCII letters and digits in `bytes` from `i`: 8 bytes at a time, then
+/// byte by byte near the end of the line.
+#[inline(always)]
+fn alnum_run_end(bytes: &[u8], mut i: usize) -> usize {
+    while let Some(block) = bytes.get(i..i + 8) {
+        let x = u64::from_le_bytes(block.try_into().expect("8 bytes"));
+        // ORing 0x20 folds case, and moves no other ASCII byte into a..z.
+        let alnum = bytes_in(x | lanes(0x20), b'a', b'z') | bytes_in(x, b'0', b'9');
+        let ends = !alnum & lanes(0x80);
+        if ends != 0 {
+            return i + (ends.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while bytes.get(i).is_some_and(u8::is_ascii_alphanumeric) {
+        i += 1;
+    }
+    i
 }
 
 /// The normalized line behind [`normalized_hash`]: its words (runs of non-whitespace) joined by
 /// one space, each run of ASCII digits as one `0`, everything else lowercased.
+///
+/// Most of a line, even of one with a few curly quotes or accents, needs only ASCII lowercasing:
+/// the bytes up to the next digit, whitespace other than a single space, space after
+/// whitespace, or byte outside ASCII are lowercased and copied 16 at a time, and that byte or
+/// character (with the rest of its run of digits) is decided alone. The space after a word is
+/// written when it is read, and removed at the end of the line.
 fn normalize_line(line: &str, norm: &mut Vec<u8>) {
+    let bytes = line.as_bytes();
+    // Written in place. A run of spaces or digits becomes at most one byte, and lowercasing
+    // lengthens a character by half at most (İ: 2 bytes, i and a dot: 3), so the result so far
+    // is never longer than half again the line read so far: 16 bytes written at `n` fit in
+    // that much room where 16 bytes were read.
     norm.clear();
-    if !line.is_ascii() {
-        return normalize_unicode(line, norm);
-    }
-    // ASCII lines in one pass over the bytes, written in place: the result is never longer
-    // than the line (a run of spaces or digits becomes at most one byte).
-    norm.resize(line.len(), 0);
+    norm.resize(bytes.len() + bytes.len() / 2, 0);
     let mut n = 0;
-    let mut space = false;
-    let mut prev_digit = false;
-    for &b in line.as_bytes() {
-        if is_ascii_space(b) {
-            space = n > 0;
-            prev_digit = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        // The 16 bytes from `i` and the 16 before each of them (the first byte is decided
+        // alone: nothing is before it).
+        let window = i.checked_sub(1).and_then(|from| bytes.get(from..i + 16));
+        if let Some(window) = window {
+            let block: &[u8; 16] = window[1..].try_into().expect("16 bytes");
+            let before: &[u8; 16] = window[..16].try_into().expect("16 bytes");
+            let lowered = block.map(|b| b | (u8::from(b.wrapping_sub(b'A') < 26) << 5));
+            // Past the first stop the bytes are overwritten later (or cut at the end).
+            norm[n..n + 16].copy_from_slice(&lowered);
+            let stops = normalize_stops(block, before);
+            if stops == 0 {
+                n += 16;
+                i += 16;
+                continue;
+            }
+            let copied = (stops.trailing_zeros() / 8) as usize;
+            n += copied;
+            i += copied;
+        }
+        // A stop, the first byte, or one of the last 15.
+        let b = bytes[i];
+        if !b.is_ascii() {
+            let c = line[i..]
+                .chars()
+                .next()
+                .expect("a character starts at a stop");
+            i += c.len_utf8();
+            if c.is_whitespace() {
+                if n > 0 && norm[n - 1] != b' ' {
+                    norm[n] = b' ';
+                    n += 1;
+                }
+            } else {
+                for l in c.to_lowercase() {
+                    n += l.encode_utf8(&mut norm[n..]).len();
+                }
+            }
             continue;
         }
-        if space {
-            norm[n] = b' ';
-            n += 1;
-            space = false;
-        }
-        if b.is_ascii_digit() {
-            if !prev_digit {
-                norm[n] = b'0';
+        i += 1;
+        if is_ascii_space(b) {
+            if n > 0 && norm[n - 1] != b' ' {
+                norm[n] = b' ';
                 n += 1;
             }
-            prev_digit = true;
+        } else if b.is_ascii_digit() {
+            norm[n] = b'0';
+            n += 1;
+            while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
         } else {
-            prev_digit = false;
             norm[n] = b.to_ascii_lowercase();
             n += 1;
         }
     }
+    if n > 0 && norm[n - 1] == b' ' {
+        n -= 1;
+    }
     norm.truncate(n);
 }
 
-fn normalize_unicode(line: &str, norm: &mut Vec<u8>) {
-    norm.clear();
-    let mut utf8 = [0u8; 4];
-    for w in line.split_whitespace() {
-        if !norm.is_empty() {
-            norm.push(b' ');
-        }
-        let mut prev_digit = false;
-        for c in w.chars() {
-            if c.is_ascii_digit() {
-                if !prev_digit {
-                    norm.push(b'0');
-                }
-                prev_digit = true;
-            } else {
-                prev_digit = false;
-                for l in c.to_lowercase() {
-                    norm.extend_from_slice(l.encode_utf8(&mut utf8).as_bytes());
-                }
-            }
-        }
+/// The bytes of `block` that [`normalize_line`] cannot copy lowercased, as the lowest bit of
+/// each byte of a `u128` (little-endian): digits, whitespace but a space, a space after
+/// whitespace or after a character outside ASCII (`before` holds the byte before each), and
+/// bytes outside ASCII. Written lane by lane so that the compiler does all 16 at once.
+#[inline(always)]
+fn normalize_stops(block: &[u8; 16], before: &[u8; 16]) -> u128 {
+    let mut stops = [0u8; 16];
+    for k in 0..16 {
+        let (b, p) = (block[k], before[k]);
+        let control = |c: u8| c.wrapping_sub(b'\t') <= b'\r' - b'\t';
+        // `|`, not `||`: no branches, so the lanes go together.
+        let stop = (b.wrapping_sub(b'0') <= 9)
+            | control(b)
+            | (b >= 0x80)
+            | ((b == b' ') & ((p == b' ') | control(p) | (p >= 0x80)));
+        stops[k] = u8::from(stop);
     }
+    u128::from_le_bytes(stops)
 }
 
 /// Whether a line has at least one letter (any script).
@@ -392,13 +490,16 @@ fn is_sentence_end(c: char) -> bool {
 }
 
 impl Line {
-    fn new(text: &str) -> Line {
+    /// The features of a line, and its [`normalized_hash`].
+    fn new(text: &str) -> (Line, u64) {
         let mut line = Line::default();
-        let cjk_chars = if text.is_ascii() {
-            line.scan_ascii(text);
-            0
+        // All bytes ORed: the compiler vectorizes it whole (`is_ascii` goes byte by byte at the end).
+        let ascii = text.bytes().fold(0, |or, b| or | b) < 0x80;
+        // ASCII lines find their prompt phrases in the same pass as the other counts.
+        let (cjk_chars, phrases) = if ascii {
+            (0, Some(line.scan_ascii(text)))
         } else {
-            line.scan_chars(text)
+            (line.scan_chars(text), None)
         };
         // CJK scripts do not separate words by spaces: a run of characters is one token.
         line.words += cjk_chars / 2;
@@ -412,8 +513,11 @@ impl Line {
             .is_some_and(is_sentence_end);
         line.starts_lowercase = text.chars().next().is_some_and(char::is_lowercase);
         line.attribution = text.starts_with(['—', '–', '―']);
-        line.prompt = prompt_kind(text, line.words);
-        line
+        line.prompt = match phrases {
+            Some(lists) => prompt_of(lists, false, line.words),
+            None => prompt_kind_unicode(text, line.words),
+        };
+        (line, normalized_hash(text))
     }
 
     /// The counts read character by character; returns the number of CJK characters.
@@ -475,54 +579,59 @@ impl Line {
     }
 
     /// [`Line::scan_chars`] for ASCII text, byte by byte (most lines of news text): the same
-    /// counts without decoding characters or asking the Unicode tables.
-    fn scan_ascii(&mut self, text: &str) {
+    /// counts without decoding characters or asking the Unicode tables. Returns the phrase
+    /// lists ([`phrase_lists`]) with a phrase in the line, found at the word starts.
+    fn scan_ascii(&mut self, text: &str) -> u8 {
+        let phrases = &*PHRASES;
+        let mut lists = 0;
         let bytes = text.as_bytes();
+        let class_of = |b: u8| ASCII_CLASS[usize::from(b)];
         let mut i = 0;
         let mut prev = b' ';
         while i < bytes.len() {
             let c = bytes[i];
-            if c.is_ascii_alphanumeric() {
+            let class = class_of(c);
+            if class & ALNUM != 0 {
                 // A whole word at once: a run of letters and digits.
-                if is_ascii_space(prev) {
+                if class_of(prev) & SPACE != 0 {
                     self.spaced += 1;
                 }
                 self.words += 1;
-                if c.is_ascii_uppercase() {
-                    self.capitalized += 1;
-                } else if c.is_ascii_lowercase() {
-                    self.lowercase += 1;
-                }
+                self.capitalized += usize::from(class & UPPER != 0);
+                self.lowercase += usize::from(class & LOWER != 0);
                 let start = i;
-                let mut all_digits = true;
-                while let Some(&b) = bytes.get(i).filter(|b| b.is_ascii_alphanumeric()) {
-                    all_digits &= b.is_ascii_digit();
-                    i += 1;
-                }
-                if all_digits {
+                i = alnum_run_end(bytes, i + 1);
+                let word = &bytes[start..i];
+                // A word that starts with a letter has one; one that starts with a digit is
+                // most often a number.
+                if class & (UPPER | LOWER) != 0 || word.iter().any(u8::is_ascii_alphabetic) {
+                    self.has_letter = true;
+                    lists |= phrases.at_word(text, start, word.len());
+                } else {
                     self.numeric += 1;
                     self.date_like |= is_year(&text[start..i]);
-                } else {
-                    self.has_letter = true;
                 }
                 prev = bytes[i - 1];
                 continue;
             }
-            if !is_ascii_space(c) && is_ascii_space(prev) {
-                self.spaced += 1;
-            }
-            if c == b':' && prev.is_ascii_digit() {
-                self.date_like |= bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
-            }
-            match c {
-                b'|' => self.separators += 1,
-                b'/' if prev == b' ' => self.separators += 1,
-                b',' | b';' | b':' | b'.' | b'!' | b'?' => self.inner_punct += 1,
-                _ => {}
+            if class & SPACE == 0 {
+                if class_of(prev) & SPACE != 0 {
+                    self.spaced += 1;
+                }
+                if c == b':' && prev.is_ascii_digit() {
+                    self.date_like |= bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
+                }
+                match c {
+                    b'|' => self.separators += 1,
+                    b'/' if prev == b' ' => self.separators += 1,
+                    b',' | b';' | b':' | b'.' | b'!' | b'?' => self.inner_punct += 1,
+                    _ => {}
+                }
             }
             prev = c;
             i += 1;
         }
+        lists
     }
 
     fn has_sentence_punct(&self) -> bool {
@@ -699,33 +808,6 @@ const SUBSTRING_PROMPTS: &[&str] = &[
     "광고",
 ];
 
-/// Whether `needle` occurs in `haystack` at word boundaries.
-fn contains_words(haystack: &str, needle: &str) -> bool {
-    let mut from = 0;
-    while let Some(pos) = haystack[from..].find(needle) {
-        let start = from + pos;
-        let end = start + needle.len();
-        if word_bounded(haystack, start, end) {
-            return true;
-        }
-        from = end;
-    }
-    false
-}
-
-/// `haystack[start..end]` is neither preceded nor followed by a letter or digit.
-fn word_bounded(haystack: &str, start: usize, end: usize) -> bool {
-    let before_ok = haystack[..start]
-        .chars()
-        .next_back()
-        .is_none_or(|c| !c.is_alphanumeric());
-    let after_ok = haystack[end..]
-        .chars()
-        .next()
-        .is_none_or(|c| !c.is_alphanumeric());
-    before_ok && after_ok
-}
-
 /// Cookie banners and legal notices, which are long prose but never article text.
 const NOTICES: &[&str] = &[
     "cookie",
@@ -735,99 +817,181 @@ const NOTICES: &[&str] = &[
     "terms of use",
 ];
 
-/// A phrase list compiled once into one automaton, so a line is scanned once per list rather
-/// than once per phrase (the lists were most of `clean`'s time).
-struct Phrases {
-    list: &'static [&'static str],
-    automaton: Option<AhoCorasick>,
+/// Bits of the phrase lists a line holds a phrase of (see [`phrase_lists`]).
+const IN_STRONG: u8 = 1;
+const IN_WEAK: u8 = 2;
+const IN_NOTICE: u8 = 4;
+
+/// The word-matched phrase lists, indexed by their first word. A phrase is lowercase words
+/// (letters) joined by single spaces, so an occurrence at word boundaries starts at a word of
+/// the line exactly as long as the phrase's first word: a line is searched with a few table
+/// look-ups per word, not a scan of every byte.
+struct PhraseIndex {
+    /// Bit `n` of entry `b`: some phrase's first word is `n` bytes long and starts with `b`
+    /// (ORed with 0x20, which folds ASCII case). The first test a word of a line takes.
+    lengths: [u64; 256],
+    /// Bit `word_key(w)` is set for the first word `w` of every phrase: a word of a line whose
+    /// bit is clear starts no phrase. About 80 bits of 4096 are set.
+    first_words: [u64; 64],
+    /// The phrases sorted by the key of their first word: (key, first word's length, phrase,
+    /// lists holding it).
+    phrases: Vec<(usize, usize, &'static str, u8)>,
+    /// Where the phrases of each key start in `phrases` (one more entry than keys).
+    key_starts: Vec<u8>,
 }
 
-impl Phrases {
-    fn new(list: &'static [&'static str]) -> Phrases {
-        Phrases {
-            list,
-            automaton: AhoCorasick::builder()
-                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                // Prompt phrases start with common letters: a prefilter stops at nearly every
-                // word and is slower than the DFA's scan alone.
-                .prefilter(false)
-                .build(list)
-                .ok(),
+/// A 12-bit key of a word (`len` ≥ 1 bytes from `start`) from its length and its first,
+/// second and last bytes, ORed with 0x20 to fold ASCII case.
+#[inline(always)]
+fn word_key(bytes: &[u8], start: usize, len: usize) -> usize {
+    let second = start + usize::from(len > 1);
+    let folded = |b: u8| u32::from(b | 0x20);
+    let x = folded(bytes[start])
+        | folded(bytes[second]) << 8
+        | folded(bytes[start + len - 1]) << 16
+        | (len as u32) << 24;
+    (x.wrapping_mul(0x9E37_79B1) >> 20) as usize
+}
+
+impl PhraseIndex {
+    fn new() -> PhraseIndex {
+        let mut index = PhraseIndex {
+            lengths: [0; 256],
+            first_words: [0; 64],
+            phrases: Vec::new(),
+            key_starts: Vec::new(),
+        };
+        for (list, bit) in [
+            (STRONG_PROMPTS, IN_STRONG),
+            (WEAK_PROMPTS, IN_WEAK),
+            (NOTICES, IN_NOTICE),
+        ] {
+            for &phrase in list {
+                let len = phrase
+                    .find(|c: char| !c.is_alphanumeric())
+                    .unwrap_or(phrase.len());
+                index.lengths[usize::from(phrase.as_bytes()[0] | 0x20)] |= 1 << len;
+                let key = word_key(phrase.as_bytes(), 0, len);
+                index.first_words[key >> 6] |= 1 << (key & 63);
+                match index.phrases.iter_mut().find(|e| e.2 == phrase) {
+                    Some(e) => e.3 |= bit,
+                    None => index.phrases.push((key, len, phrase, bit)),
+                }
+            }
+        }
+        index.phrases.sort_unstable();
+        index.key_starts = (0..=4096)
+            .map(|key| {
+                let at = index.phrases.partition_point(|e| e.0 < key);
+                u8::try_from(at).expect("fewer than 256 phrases")
+            })
+            .collect();
+        index
+    }
+
+    /// The lists with a phrase at the word `text[start..start + len]` (a maximal run of letters
+    /// and digits), matched without ASCII case. `text` is lowercase or ASCII.
+    #[inline(always)]
+    fn at_word(&self, text: &str, start: usize, len: usize) -> u8 {
+        let bytes = text.as_bytes();
+        if len >= 64 || self.lengths[usize::from(bytes[start] | 0x20)] >> len & 1 == 0 {
+            return 0;
+        }
+        let key = word_key(bytes, start, len);
+        if self.first_words[key >> 6] >> (key & 63) & 1 == 0 {
+            return 0;
+        }
+        self.phrases_at(text, start, len, key)
+    }
+
+    /// [`PhraseIndex::at_word`] past the filters: the phrases of that key compared.
+    #[inline(never)]
+    fn phrases_at(&self, text: &str, start: usize, len: usize, key: usize) -> u8 {
+        let bytes = text.as_bytes();
+        let of_key = usize::from(self.key_starts[key])..usize::from(self.key_starts[key + 1]);
+        let mut lists = 0;
+        for &(_, first_len, phrase, bits) in &self.phrases[of_key] {
+            let end = start + phrase.len();
+            if first_len == len
+                && bytes
+                    .get(start..end)
+                    .is_some_and(|b| b.eq_ignore_ascii_case(phrase.as_bytes()))
+                && text
+                    .get(end..)
+                    .is_some_and(|rest| rest.chars().next().is_none_or(|c| !c.is_alphanumeric()))
+            {
+                lists |= bits;
+            }
+        }
+        lists
+    }
+}
+
+static PHRASES: LazyLock<PhraseIndex> = LazyLock::new(PhraseIndex::new);
+
+/// The phrase lists ([`IN_STRONG`], [`IN_WEAK`], [`IN_NOTICE`]) with a phrase in `lower` (a
+/// lowercased line) as whole words.
+fn phrase_lists(lower: &str) -> u8 {
+    let phrases = &*PHRASES;
+    let mut lists = 0;
+    let mut word_start: Option<usize> = None;
+    for (at, c) in lower.char_indices() {
+        if c.is_alphanumeric() {
+            word_start.get_or_insert(at);
+        } else if let Some(start) = word_start.take() {
+            lists |= phrases.at_word(lower, start, at - start);
         }
     }
-
-    /// Some phrase occurs in `haystack` as whole words.
-    fn any_words(&self, haystack: &str) -> bool {
-        match &self.automaton {
-            Some(ac) => ac
-                .find_overlapping_iter(haystack)
-                .any(|m| word_bounded(haystack, m.start(), m.end())),
-            None => self.list.iter().any(|p| contains_words(haystack, p)),
-        }
+    if let Some(start) = word_start {
+        lists |= phrases.at_word(lower, start, lower.len() - start);
     }
-
-    /// Some phrase occurs in `haystack`, anywhere.
-    fn any_substring(&self, haystack: &str) -> bool {
-        match &self.automaton {
-            Some(ac) => ac.is_match(haystack),
-            None => self.list.iter().any(|p| haystack.contains(p)),
-        }
-    }
+    lists
 }
 
-static STRONG: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(STRONG_PROMPTS));
-static WEAK: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(WEAK_PROMPTS));
-static SUBSTRING: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(SUBSTRING_PROMPTS));
-static NOTICE: LazyLock<Phrases> = LazyLock::new(|| Phrases::new(NOTICES));
+/// The substring prompts compiled once into one automaton.
+static SUBSTRING: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+    AhoCorasick::builder()
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .build(SUBSTRING_PROMPTS)
+        .ok()
+});
 
-fn is_notice(lower: &str) -> bool {
-    NOTICE.any_words(lower)
-}
-
-fn prompt_kind(text: &str, words: usize) -> Prompt {
-    if text.is_ascii() {
-        // Lowercasing ASCII is `to_ascii_lowercase`, done in a per-thread buffer rather than
-        // one allocation per line.
-        LOWERED.with(|buffer| {
-            let mut lower = buffer.borrow_mut();
-            lower.clear();
-            lower.push_str(text);
-            lower.make_ascii_lowercase();
-            prompt_kind_of_lowercase(&lower, true, words)
-        })
-    } else {
-        prompt_kind_of_lowercase(&text.to_lowercase(), false, words)
+fn has_substring_prompt(lower: &str) -> bool {
+    match &*SUBSTRING {
+        Some(ac) => ac.is_match(lower),
+        None => SUBSTRING_PROMPTS.iter().any(|p| lower.contains(p)),
     }
 }
 
-thread_local! {
-    static LOWERED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+/// The prompt of a line that is not ASCII.
+fn prompt_kind_unicode(text: &str, words: usize) -> Prompt {
+    let lower = text.to_lowercase();
+    // Every substring prompt has a byte outside ASCII: an ASCII line holds none. Long lines are
+    // not asked (see `prompt_of`).
+    let substring = words <= 40 && has_substring_prompt(&lower);
+    prompt_of(phrase_lists(&lower), substring, words)
 }
 
-fn prompt_kind_of_lowercase(lower: &str, ascii: bool, words: usize) -> Prompt {
-    // Long lines are judged by structure; only legal and cookie notices are checked there.
-    if words > 40 {
-        return if is_notice(lower) {
+/// The prompt of a line of `words` words holding phrases of `lists` (and a substring prompt).
+fn prompt_of(lists: u8, substring: bool, words: usize) -> Prompt {
+    let notice = || {
+        if lists & IN_NOTICE != 0 {
             Prompt::Strong
         } else {
             Prompt::None
-        };
+        }
+    };
+    // Long lines are judged by structure; only legal and cookie notices are checked there.
+    if words > 40 {
+        return notice();
     }
-    // Every substring prompt has a byte outside ASCII: an ASCII line holds none.
-    if !ascii && SUBSTRING.any_substring(lower) {
-        return Prompt::Strong;
-    }
-    if words <= 15 && STRONG.any_words(lower) {
+    if substring || (words <= 15 && lists & IN_STRONG != 0) {
         return Prompt::Strong;
     }
     if words > 15 {
-        return if is_notice(lower) {
-            Prompt::Strong
-        } else {
-            Prompt::None
-        };
+        return notice();
     }
-    if words <= 6 && WEAK.any_words(lower) {
+    if words <= 6 && lists & IN_WEAK != 0 {
         return Prompt::Weak;
     }
     Prompt::None
@@ -1278,6 +1442,23 @@ pub fn removed_lines(
         .collect()
 }
 
+/// `text.lines()` collected, found with `memchr` (faster than `lines()` on long lines) into a
+/// vector of the right size: a line ends at `\n`, and then also without one `\r` before it.
+fn split_lines(text: &str) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let mut lines = Vec::with_capacity(memchr::memchr_iter(b'\n', bytes).count() + 1);
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', bytes) {
+        let line = &text[start..end];
+        lines.push(line.strip_suffix('\r').unwrap_or(line));
+        start = end + 1;
+    }
+    if start < text.len() {
+        lines.push(&text[start..]);
+    }
+    lines
+}
+
 /// A page's lines and the classifier's decision for each non-empty one.
 struct Decided<'t> {
     raw: Vec<&'t str>,
@@ -1294,19 +1475,20 @@ fn decide<'t>(
     templates: Option<&TemplateCounts>,
     config: &CleanConfig,
 ) -> Decided<'t> {
-    let raw: Vec<&str> = text.lines().collect();
+    let raw = split_lines(text);
     // Indices of non-empty lines and their features.
-    let mut index: Vec<usize> = Vec::new();
-    let mut lines: Vec<Line> = Vec::new();
-    let mut hashes: Vec<u64> = Vec::new();
+    let mut index: Vec<usize> = Vec::with_capacity(raw.len());
+    let mut lines: Vec<Line> = Vec::with_capacity(raw.len());
+    let mut hashes: Vec<u64> = Vec::with_capacity(raw.len());
     for (i, l) in raw.iter().enumerate() {
         let t = l.trim();
         if t.is_empty() {
             continue;
         }
+        let (line, hash) = Line::new(t);
         index.push(i);
-        lines.push(Line::new(t));
-        hashes.push(normalized_hash(t));
+        lines.push(line);
+        hashes.push(hash);
     }
     let mut in_page: AHashMap<u64, u32> = AHashMap::with_capacity(hashes.len());
     for &h in &hashes {
@@ -1762,6 +1944,172 @@ mod tests {
             proptest::prop_assert_eq!(chars.scan_chars(&text), 0);
             proptest::prop_assert_eq!(bytes, chars);
         }
+
+        #[test]
+        fn long_ascii_words_are_scanned_as_characters_would_be(
+            pieces in proptest::collection::vec(r"[a-zA-Z0-9]{1,20}|[0-9]{1,10}[a-zA-Z]{0,2}|[ \t|/:,;.!?@`{\[-]{1,2}", 0..12),
+        ) {
+            // Words longer than a block of 8 bytes, letters and digits mixed.
+            let text = pieces.concat();
+            let (mut bytes, mut chars) = (Line::default(), Line::default());
+            bytes.scan_ascii(&text);
+            proptest::prop_assert_eq!(chars.scan_chars(&text), 0);
+            proptest::prop_assert_eq!(bytes, chars);
+        }
+    }
+
+    /// Whether `needle` occurs in `haystack` at word boundaries: the phrase search as first
+    /// written, one `find` per phrase.
+    fn contains_words(haystack: &str, needle: &str) -> bool {
+        let bounded = |start: usize, end: usize| {
+            haystack[..start]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_alphanumeric())
+                && haystack[end..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| !c.is_alphanumeric())
+        };
+        let mut from = 0;
+        while let Some(pos) = haystack[from..].find(needle) {
+            let start = from + pos;
+            let end = start + needle.len();
+            if bounded(start, end) {
+                return true;
+            }
+            from = start + needle.chars().next().map_or(1, char::len_utf8);
+        }
+        false
+    }
+
+    /// The prompt of a line as first written: every list searched phrase by phrase in the
+    /// lowercased line.
+    fn prompt_reference(text: &str, words: usize) -> Prompt {
+        let lower = text.to_lowercase();
+        let any = |list: &[&str]| list.iter().any(|p| contains_words(&lower, p));
+        let notice = if any(NOTICES) {
+            Prompt::Strong
+        } else {
+            Prompt::None
+        };
+        if words > 40 {
+            return notice;
+        }
+        if !text.is_ascii() && SUBSTRING_PROMPTS.iter().any(|p| lower.contains(p)) {
+            return Prompt::Strong;
+        }
+        if words <= 15 && any(STRONG_PROMPTS) {
+            return Prompt::Strong;
+        }
+        if words > 15 {
+            return notice;
+        }
+        if words <= 6 && any(WEAK_PROMPTS) {
+            return Prompt::Weak;
+        }
+        Prompt::None
+    }
+
+    #[test]
+    fn phrases_are_words_joined_by_single_spaces() {
+        // What lets `PhraseIndex` look for them at word starts only.
+        for list in [STRONG_PROMPTS, WEAK_PROMPTS, NOTICES] {
+            for p in list {
+                assert!(
+                    p.split(' ')
+                        .all(|w| !w.is_empty() && w.chars().all(char::is_alphabetic)),
+                    "{p}"
+                );
+                assert_eq!(*p, p.to_lowercase());
+            }
+        }
+    }
+
+    /// Pieces of lines for the prompt search: phrases, their parts, near misses, separators.
+    const PROMPT_PIECES: &[&str] = &[
+        "cookie",
+        "Cookies",
+        "COOKIE",
+        "cookiesx",
+        "all",
+        "rights",
+        "reserved",
+        "All rights reserved",
+        "read",
+        "more",
+        "read more",
+        "Read  more",
+        "stories",
+        "more stories",
+        "comment",
+        "comments",
+        "Share",
+        "share this",
+        "sharethis",
+        "log in",
+        "log",
+        "in",
+        "you may also like",
+        "about us",
+        "back to top",
+        "terms of use",
+        "privacy",
+        "policy",
+        "leia também",
+        "LEIA TAMBÉM",
+        "tüm hakları saklıdır",
+        "поделиться",
+        "ПОДЕЛИТЬСЯ",
+        "teilen",
+        "pubblicità",
+        "© 2019",
+        "무단전재",
+        "광고",
+        "ΣΊΣΥΦΟΣ",
+        "é",
+        "x",
+        "9",
+        "2019",
+        " ",
+        " ",
+        " ",
+        "  ",
+        "\t",
+        "-",
+        ".",
+        ",",
+        "'",
+        "\u{a0}",
+        "_",
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn prompts_are_found_as_the_phrase_by_phrase_search_finds_them(
+            pieces in proptest::collection::vec(proptest::sample::select(PROMPT_PIECES), 0..12),
+            words in 0usize..50,
+        ) {
+            let text = pieces.concat();
+            let fast = if text.is_ascii() {
+                prompt_of(Line::default().scan_ascii(&text), false, words)
+            } else {
+                prompt_kind_unicode(&text, words)
+            };
+            proptest::prop_assert_eq!(fast, prompt_reference(&text, words), "{:?}", text);
+            // The general path agrees with the ASCII one.
+            let lower = text.to_lowercase();
+            if text.is_ascii() {
+                proptest::prop_assert_eq!(Line::default().scan_ascii(&text), phrase_lists(&lower));
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lines_are_split_as_str_lines_splits_them(text in "[a\r\n é]{0,12}") {
+            proptest::prop_assert_eq!(split_lines(&text), text.lines().collect::<Vec<_>>());
+        }
     }
 
     #[test]
@@ -1790,6 +2138,71 @@ mod tests {
         for line in lines {
             normalize_line(line, &mut norm);
             assert_eq!(norm, normalize_reference(line), "{line:?}");
+        }
+    }
+
+    /// The ASCII normalization before blocks: one byte at a time, the space before a word
+    /// written when the word starts.
+    fn normalize_ascii_bytewise(line: &[u8]) -> Vec<u8> {
+        let mut norm = Vec::new();
+        let mut space = false;
+        let mut prev_digit = false;
+        for &b in line {
+            if is_ascii_space(b) {
+                space = !norm.is_empty();
+                prev_digit = false;
+                continue;
+            }
+            if space {
+                norm.push(b' ');
+                space = false;
+            }
+            if b.is_ascii_digit() {
+                if !prev_digit {
+                    norm.push(b'0');
+                }
+                prev_digit = true;
+            } else {
+                prev_digit = false;
+                norm.push(b.to_ascii_lowercase());
+            }
+        }
+        norm
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ascii_blocks_normalize_as_bytes_do(text in "[aZ@\\[`{09 \t\n\x0b\x0c\r\x1f/.-]{0,40}") {
+            let mut norm = Vec::new();
+            normalize_line(&text, &mut norm);
+            proptest::prop_assert_eq!(&norm, &normalize_ascii_bytewise(text.as_bytes()));
+            proptest::prop_assert_eq!(&norm, &normalize_reference(&text));
+        }
+
+        #[test]
+        fn lines_with_other_characters_normalize_as_words_do(
+            pieces in proptest::collection::vec(
+                r"[a-zA-Z]{0,20}|[0-9]{1,3}|[ \t]{1,2}|[éÉİΣς\u{212a}Ⱥ©“”—.,]|[\u{a0}\u{3000}\u{2003}\u{85}]",
+                0..30,
+            ),
+        ) {
+            // Runs of ASCII long enough for blocks, between characters that lowercase to more
+            // bytes or fewer, and whitespace outside ASCII.
+            let text = pieces.concat();
+            let mut norm = Vec::new();
+            normalize_line(&text, &mut norm);
+            proptest::prop_assert_eq!(&norm, &normalize_reference(&text));
+        }
+
+        #[test]
+        fn ascii_words_normalize_as_bytes_do(
+            words in proptest::collection::vec("[a-zA-Z]{0,9}|[0-9]{1,3}|[ \t]{1,3}|[.,]", 0..30),
+        ) {
+            // Long runs of letters and single spaces: the blocks copied whole.
+            let text = words.join(" ");
+            let mut norm = Vec::new();
+            normalize_line(&text, &mut norm);
+            proptest::prop_assert_eq!(&norm, &normalize_ascii_bytewise(text.as_bytes()));
         }
     }
 
