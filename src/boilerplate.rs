@@ -493,7 +493,7 @@ impl Line {
     /// The features of a line, and its [`normalized_hash`].
     fn new(text: &str) -> (Line, u64) {
         let mut line = Line::default();
-        // All bytes ORed: the compiler vectorizes it whole (`is_ascii` goes byte by byte at the end).
+        // All bytes ORed, which the compiler vectorizes whole (`is_ascii` ends byte by byte).
         let ascii = text.bytes().fold(0, |or, b| or | b) < 0x80;
         // ASCII lines find their prompt phrases in the same pass as the other counts.
         let (cjk_chars, phrases) = if ascii {
