@@ -103,7 +103,9 @@ enum Source {
 pub struct Reader {
     paths: std::vec::IntoIter<PathBuf>,
     current: Option<Source>,
-    config: InputConfig,
+    /// Shared with each record's parse (a clone of the field names per record cost an
+    /// allocation each).
+    config: std::sync::Arc<InputConfig>,
     pub stats: ReadStats,
     /// Records so far, passed over ones included (see [`Reader::next_wanted`]).
     records: u64,
@@ -114,7 +116,7 @@ impl Reader {
         Reader {
             paths: Vec::from(paths).into_iter(),
             current: None,
-            config,
+            config: std::sync::Arc::new(config),
             stats: ReadStats::default(),
             records: 0,
         }
@@ -356,9 +358,7 @@ impl Reader {
                 }),
                 Ok(LineRead::Line) => {
                     let origin = origin();
-                    let config = self.config.clone();
-                    let path_for_id = path.clone();
-                    self.parse_record(buf, origin, &config, &path_for_id, lineno)
+                    self.parse_record(buf, origin)
                 }
                 Err(e) => {
                     *done = true;
@@ -374,14 +374,10 @@ impl Reader {
         }
     }
 
-    fn parse_record(
-        &mut self,
-        buf: Vec<u8>,
-        origin: Origin,
-        config: &InputConfig,
-        path: &Path,
-        lineno: u64,
-    ) -> Item {
+    /// One JSONL record; a record without an id is named by its origin (`FILE:LINE`).
+    fn parse_record(&mut self, buf: Vec<u8>, origin: Origin) -> Item {
+        let config = std::sync::Arc::clone(&self.config);
+        let config = config.as_ref();
         let reject = |id: Option<String>, reason: String| {
             Item::Rejected(Rejected {
                 origin: origin.clone(),
@@ -403,7 +399,7 @@ impl Reader {
             Err(e) => return reject(None, format!("not a JSON object: {}", json_error(&e))),
         };
         let id = match fields.id {
-            None | Some(serde_json::Value::Null) => format!("{}:{}", path.display(), lineno),
+            None | Some(serde_json::Value::Null) => origin.to_string(),
             Some(serde_json::Value::String(s)) => s,
             Some(serde_json::Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
             Some(_) => {
