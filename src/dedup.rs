@@ -471,12 +471,44 @@ pub fn sketch_docs(
 /// Hash of a normalized line with fewer than `max_words` words (None: empty, too long, or
 /// holding a number: table rows such as "Net 1,458,000 vs 1,070,000" are the story itself).
 pub fn line_hash(line: &str, max_words: usize) -> Option<u64> {
-    if has_digit(line) {
+    if has_digit(line) || has_ascii_words(line, max_words) {
         return None;
     }
     // Most lines are too long to count: counting first spares normalizing them.
     let words = shingle::count_words(line, max_words);
     (words > 0 && words < max_words).then(|| shingle::hash_bytes(normalize(line).as_bytes()))
+}
+
+/// Whether the text opens with at least `n` words that start with an ASCII letter after
+/// whitespace (or at the start), all ASCII: then it has at least `n` words however it is
+/// normalized (whitespace always separates words), and counting its words is spared. Reads 8
+/// bytes at a time and only the opening, where `count_words` reads the whole line.
+fn has_ascii_words(text: &str, n: usize) -> bool {
+    const fn lanes(b: u8) -> u64 {
+        u64::from_ne_bytes([b; 8])
+    }
+    // The high bit of each byte (all below 0x80) in `lo..=hi`: no sum carries across bytes.
+    fn bytes_in(x: u64, lo: u8, hi: u8) -> u64 {
+        x.wrapping_add(lanes(0x80 - lo)) & !x.wrapping_add(lanes(0x7F - hi)) & lanes(0x80)
+    }
+    let mut starts = 0;
+    let mut after_space = lanes(0x80) & 0x80; // the text's start counts as after whitespace
+    for chunk in text.as_bytes().chunks(8) {
+        let mut eight = [0u8; 8];
+        eight[..chunk.len()].copy_from_slice(chunk);
+        let x = u64::from_le_bytes(eight);
+        if x & lanes(0x80) != 0 {
+            return false;
+        }
+        let letters = bytes_in(x | lanes(0x20), b'a', b'z');
+        let spaces = bytes_in(x, b' ', b' ') | bytes_in(x, b'\t', b'\r');
+        starts += (letters & (spaces << 8 | after_space)).count_ones() as usize;
+        if starts >= n {
+            return true;
+        }
+        after_space = spaces >> 56;
+    }
+    false
 }
 
 /// Whether a text holds an ASCII digit; 32 bytes at a time without a branch inside, so the
@@ -1196,6 +1228,13 @@ pub fn repeated_line_numbers(texts: &[&str], config: &DedupConfig) -> Vec<Vec<us
 #[cfg(test)]
 mod tests {
     proptest::proptest! {
+        #[test]
+        fn has_ascii_words_means_enough_words(text in "[a-zA-Z,.'` \t\u{0B}\u{2019}\u{00E9}-]{0,120}", n in 1usize..20) {
+            if has_ascii_words(&text, n) {
+                proptest::prop_assert!(shingle::count_words(&text, n) >= n);
+            }
+        }
+
         #[test]
         fn has_digit_is_any_ascii_digit(text in "[a-z0-9 \u{0663}\u{2019}]{0,100}") {
             proptest::prop_assert_eq!(has_digit(&text), text.bytes().any(|b| b.is_ascii_digit()));
