@@ -172,6 +172,14 @@ impl DedupConfig {
         self.method == Method::Minhash && self.lede_shingles > 0
     }
 
+    /// The [`short_lines`] the repeated-line filter looks at (none when it is off).
+    pub fn short_lines(&self, text: &str) -> Vec<ShortLine> {
+        if self.repeat_min_docs == 0 {
+            return Vec::new();
+        }
+        short_lines(text, self.repeat_max_words)
+    }
+
     /// Bands × rows of the lede-window index.
     pub fn lede_bands(&self) -> Bands {
         lsh::optimal_bands(self.lede_threshold, LEDE_PERM)
@@ -190,19 +198,20 @@ pub struct LineCounts {
 impl LineCounts {
     /// Count the lines of one document.
     pub fn observe(&mut self, text: &str, site: Option<&str>, config: &DedupConfig, clean: bool) {
+        let short = config.short_lines(text);
+        self.observe_with(text, site, &short, clean);
+    }
+
+    /// Count the lines of one document whose [`short_lines`] are known.
+    fn observe_with(&mut self, text: &str, site: Option<&str>, short: &[ShortLine], clean: bool) {
         if clean {
             self.templates.observe(site, text);
         }
-        if config.repeat_min_docs > 0 {
-            let mut seen: Vec<u64> = text
-                .lines()
-                .filter_map(|l| line_hash(l, config.repeat_max_words))
-                .collect();
-            seen.sort_unstable();
-            seen.dedup();
-            for h in seen {
-                *self.repeated.entry(h).or_insert(0) += 1;
-            }
+        let mut seen: Vec<u64> = short.iter().map(|l| l.hash).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        for h in seen {
+            *self.repeated.entry(h).or_insert(0) += 1;
         }
     }
 
@@ -243,10 +252,26 @@ impl LineCounts {
 
     /// Count a batch of documents in parallel.
     pub fn observe_docs(&mut self, docs: &[Doc], config: &DedupConfig, clean: bool) {
+        self.observe_docs_keeping(docs, config, clean);
+    }
+
+    /// Count a batch of documents in parallel and return each one's [`short_lines`], for a
+    /// caller that keeps them until it matches the documents ([`dropped_lines_given`]).
+    pub fn observe_docs_keeping(
+        &mut self,
+        docs: &[Doc],
+        config: &DedupConfig,
+        clean: bool,
+    ) -> Vec<Vec<ShortLine>> {
+        let short: Vec<Vec<ShortLine>> = docs
+            .par_iter()
+            .map(|d| config.short_lines(&d.text))
+            .collect();
         let part = docs
             .par_iter()
-            .fold(LineCounts::default, |mut c, d| {
-                c.observe(&d.text, d.site.as_deref(), config, clean);
+            .zip(&short)
+            .fold(LineCounts::default, |mut c, (d, short)| {
+                c.observe_with(&d.text, d.site.as_deref(), short, clean);
                 c
             })
             .reduce(LineCounts::default, |mut a, b| {
@@ -254,6 +279,7 @@ impl LineCounts {
                 a
             });
         self.merge(part);
+        short
     }
 
     /// The statistics matching needs: template counts (when cleaning) and the repeated lines.
@@ -296,16 +322,41 @@ impl LineStats {
         if self.repeated.is_empty() {
             return Vec::new();
         }
-        text.lines()
-            .enumerate()
-            .filter(|(_, l)| self.is_repeated(l))
-            .map(|(i, _)| i + 1)
+        self.repeated_among(&short_lines(text, self.max_words))
+            .into_iter()
+            .map(|i| i as usize + 1)
             .collect()
     }
 
-    fn is_repeated(&self, line: &str) -> bool {
-        line_hash(line, self.max_words).is_some_and(|h| self.repeated.contains(&h))
+    /// The lines among `short` that the repeated-line filter drops (0-based, ascending).
+    pub fn repeated_among(&self, short: &[ShortLine]) -> Vec<u32> {
+        short
+            .iter()
+            .filter(|l| self.repeated.contains(&l.hash))
+            .map(|l| l.line)
+            .collect()
     }
+}
+
+/// A line the repeated-line filter could drop: short, without digits ([`line_hash`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShortLine {
+    /// 0-based, as [`str::lines`] numbers the lines.
+    pub line: u32,
+    pub hash: u64,
+}
+
+/// Each line of `text` that [`line_hash`] hashes, in order.
+pub fn short_lines(text: &str, max_words: usize) -> Vec<ShortLine> {
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            line_hash(l, max_words).map(|hash| ShortLine {
+                line: i as u32,
+                hash,
+            })
+        })
+        .collect()
 }
 
 /// The text a document is matched on: with cleaning, without the boilerplate lines matching
@@ -317,7 +368,22 @@ pub fn matching_text(text: &str, site: Option<&str>, stats: &LineStats) -> Strin
 
 /// The lines (0-based, ascending) that [`matching_text`] leaves out of `text`.
 pub fn dropped_lines(text: &str, site: Option<&str>, stats: &LineStats) -> Vec<u32> {
-    // `removed_lines` comes in line order, so one walk over the lines merges both reasons.
+    let repeated = if stats.repeated.is_empty() {
+        Vec::new()
+    } else {
+        stats.repeated_among(&short_lines(text, stats.max_words))
+    };
+    dropped_lines_given(text, site, stats, &repeated)
+}
+
+/// [`dropped_lines`] when the text's repeated lines are known (0-based, ascending:
+/// [`LineStats::repeated_among`] its [`short_lines`]), so its lines are not hashed again.
+pub fn dropped_lines_given(
+    text: &str,
+    site: Option<&str>,
+    stats: &LineStats,
+    repeated: &[u32],
+) -> Vec<u32> {
     let boilerplate: Vec<u32> = match &stats.templates {
         Some(templates) => {
             boilerplate::removed_lines(text, site, Some(templates), &CleanConfig::default())
@@ -328,16 +394,34 @@ pub fn dropped_lines(text: &str, site: Option<&str>, stats: &LineStats) -> Vec<u
         }
         None => Vec::new(),
     };
-    if stats.repeated.is_empty() {
+    if repeated.is_empty() {
         return boilerplate;
     }
-    let mut dropped = Vec::with_capacity(boilerplate.len());
-    let mut next = boilerplate.into_iter().peekable();
-    for (i, line) in text.lines().enumerate() {
-        let i = i as u32;
-        if next.next_if_eq(&i).is_some() || stats.is_repeated(line) {
-            dropped.push(i);
-        }
+    // Both lists ascend: merge them.
+    let mut dropped = Vec::with_capacity(boilerplate.len() + repeated.len());
+    let (mut a, mut b) = (boilerplate.iter().peekable(), repeated.iter().peekable());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(&&x), Some(&&y)) => {
+                if x <= y {
+                    a.next();
+                }
+                if y <= x {
+                    b.next();
+                }
+                x.min(y)
+            }
+            (Some(&&x), None) => {
+                a.next();
+                x
+            }
+            (None, Some(&&y)) => {
+                b.next();
+                y
+            }
+            (None, None) => break,
+        };
+        dropped.push(next);
     }
     dropped
 }

@@ -25,9 +25,9 @@
 
 use crate::cluster::{self, UnionFind};
 use crate::dedup::{
-    check_pair, dropped_lines, exact_copies, join_exact_copies, search_entry, shingled, stock_cap,
-    without_lines, CandidateKeys, DedupConfig, DocFrequency, DocKeys, DroppedLines, LineCounts,
-    LineStats, Outcome, Sketch,
+    check_pair, dropped_lines_given, exact_copies, join_exact_copies, search_entry, shingled,
+    stock_cap, without_lines, CandidateKeys, DedupConfig, DocFrequency, DocKeys, DroppedLines,
+    LineCounts, LineStats, Outcome, ShortLine, Sketch,
 };
 use crate::doc::Doc;
 use crate::shingle::Unit;
@@ -140,18 +140,29 @@ pub fn dedup<C: Corpus>(
 where
     C::Error: From<crate::Error>,
 {
-    // Pass 1: lines.
-    let stats = if clean || config.repeat_min_docs > 0 {
+    // Pass 1: lines. Each document's short lines are kept (about two a document) until the
+    // counts are known, then only the repeated ones: pass 2 need not hash its lines again.
+    let (stats, repeated) = if clean || config.repeat_min_docs > 0 {
         let mut counts = LineCounts::default();
+        let mut short: Vec<ShortLine> = Vec::new();
+        let mut short_starts: Vec<usize> = vec![0];
         let mut done = 0;
         corpus.for_each_batch(&every_document, &mut |batch| {
-            counts.observe_docs(batch.docs, config, clean);
+            for lines in counts.observe_docs_keeping(batch.docs, config, clean) {
+                short.extend(lines);
+                short_starts.push(short.len());
+            }
             done += batch.docs.len();
             progress(Pass::Lines, done);
         })?;
-        counts.finish(config, clean)
+        let stats = counts.finish(config, clean);
+        let mut repeated = DroppedLines::default();
+        for doc in short_starts.windows(2) {
+            repeated.push(&stats.repeated_among(&short[doc[0]..doc[1]]));
+        }
+        (stats, repeated)
     } else {
-        LineStats::default()
+        (LineStats::default(), DroppedLines::default())
     };
 
     // Pass 2: sketches, reduced to what candidate search needs.
@@ -168,8 +179,14 @@ where
         let sketched: Vec<(DocKeys, Option<u64>, usize, Vec<u32>)> = batch
             .docs
             .par_iter()
-            .map(|d| {
-                let lines = dropped_lines(&d.text, d.site.as_deref(), &stats);
+            .zip(batch.positions)
+            .map(|(d, &position)| {
+                let lines = dropped_lines_given(
+                    &d.text,
+                    d.site.as_deref(),
+                    &stats,
+                    &repeated.get(position),
+                );
                 let (keys, hash, chars) =
                     search_entry(&without_lines(&d.text, &lines), config, &index, &df);
                 (keys, hash, chars, lines)
@@ -200,6 +217,7 @@ where
     drop(df);
     let with_sequence = config.similarity == Similarity::Containment;
     drop(stats);
+    drop(repeated);
     let state = |i: u32, d: &Doc| {
         let mut s = shingled(&without_lines(&d.text, &dropped.get(i as usize)), config);
         s.set.retain(|h| !stock.contains(*h));
