@@ -975,11 +975,17 @@ pub fn content_hash(sequence: &[u64]) -> Option<u64> {
     if sequence.is_empty() {
         return None;
     }
-    let mut bytes = Vec::with_capacity(sequence.len() * 8);
-    for h in sequence {
-        bytes.extend_from_slice(&h.to_le_bytes());
+    // xxh3 of the little-endian bytes of the sequence, streamed through a stack buffer instead
+    // of a copy of the whole sequence (streaming gives the one-shot hash: unit test).
+    let mut hasher = xxhash_rust::xxh3::Xxh3::with_seed(shingle::SEED);
+    let mut buffer = [0u8; 256];
+    for chunk in sequence.chunks(buffer.len() / 8) {
+        for (bytes, h) in buffer.chunks_exact_mut(8).zip(chunk) {
+            bytes.copy_from_slice(&h.to_le_bytes());
+        }
+        hasher.update(&buffer[..chunk.len() * 8]);
     }
-    Some(shingle::hash_bytes(&bytes))
+    Some(hasher.digest())
 }
 
 /// For every document, the first earlier document with the same content hash. Exact copies are
@@ -1317,6 +1323,13 @@ mod tests {
             if has_ascii_words(&text, n) {
                 proptest::prop_assert!(shingle::count_words(&text, n) >= n);
             }
+        }
+
+        #[test]
+        fn content_hash_is_xxh3_of_the_bytes(sequence in proptest::collection::vec(proptest::num::u64::ANY, 0..200)) {
+            let bytes: Vec<u8> = sequence.iter().flat_map(|h| h.to_le_bytes()).collect();
+            let expected = (!sequence.is_empty()).then(|| shingle::hash_bytes(&bytes));
+            proptest::prop_assert_eq!(content_hash(&sequence), expected);
         }
 
         #[test]
