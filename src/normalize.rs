@@ -56,7 +56,7 @@ fn ascii_equivalent_text(text: &str) -> Option<String> {
 
 /// What [`normalize_unicode`] makes of a character common in otherwise ASCII text, whatever
 /// surrounds it (a property test holds the two equal).
-fn ascii_equivalent(c: char) -> Option<&'static str> {
+pub(crate) fn ascii_equivalent(c: char) -> Option<&'static str> {
     Some(match c {
         '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}' => "'",
         '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{00AB}' | '\u{00BB}' => "\"",
@@ -204,7 +204,7 @@ fn has_hyphenated_line_break(text: &str) -> bool {
 /// A letter, a hyphen at the end of a line and a letter starting the next line count (print
 /// set in capitals hyphenates too); a compound broken at its hyphen loses the hyphen, which
 /// costs matching less than a word split in two.
-fn join_hyphenated_line_breaks(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn join_hyphenated_line_breaks(text: &str) -> std::borrow::Cow<'_, str> {
     if !has_hyphenated_line_break(text) {
         return std::borrow::Cow::Borrowed(text);
     }

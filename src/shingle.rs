@@ -544,7 +544,100 @@ pub fn text_shingles_into(text: &str, config: &ShingleConfig, out: &mut Vec<u64>
             word_ngrams(&hashes, config.ngram.max(1), out);
         }
         Some(joined) => shingles_of_words(AsciiWords::new(&joined, true), true, config, out),
-        None => shingles_into(&crate::normalize::normalize(text), config, out),
+        None => {
+            let joined = crate::normalize::join_hyphenated_line_breaks(text);
+            if lines_start_plainly(&joined) {
+                shingles_by_line(&joined, config, out);
+            } else {
+                shingles_into(&crate::normalize::normalize(text), config, out);
+            }
+        }
+    }
+}
+
+/// Whether each line of `text` opens, past whitespace and invisible characters, with a
+/// character that cannot attach to what comes before it: ASCII, a typographic quote or dash,
+/// or a letter or digit that is not a combining mark (a blank line qualifies too). Then the
+/// words of the text are the words of its lines, each line normalized alone: no word crosses
+/// a line break and normalizing works within a line (a property test holds the two equal).
+/// A combining mark or a format character opening a line would attach to the space before
+/// it in the whole normalized text, so those texts take the whole-text path.
+fn lines_start_plainly(text: &str) -> bool {
+    text.split('\n').all(|line| {
+        line.is_ascii()
+            || line
+                .chars()
+                .find(|&c| !c.is_whitespace() && !crate::normalize::is_invisible(c))
+                .is_none_or(|c| {
+                    c.is_ascii()
+                        || crate::normalize::ascii_equivalent(c).is_some()
+                        || (c.is_alphanumeric()
+                            && !unicode_normalization::char::is_combining_mark(c))
+                })
+    })
+}
+
+/// The shingles of a text whose lines start plainly ([`lines_start_plainly`]), hyphenated
+/// breaks joined: most such texts are ASCII but for a line or two (a name with an accent, a
+/// pound sign), and only those lines take the slower Unicode path.
+fn shingles_by_line(text: &str, config: &ShingleConfig, out: &mut Vec<u64>) {
+    let n = config.ngram.max(1);
+    match config.unit {
+        Unit::Word => {
+            let mut hashes = Vec::new();
+            let mut skeleton = String::new();
+            for line in text.split('\n') {
+                // A line holds no break, so `ascii_joined` joins nothing here.
+                if let Some(ascii) = crate::normalize::ascii_joined(line) {
+                    hashes.extend(ascii_word_hashes(&ascii, true, config.ocr_fold));
+                    continue;
+                }
+                let normalized = crate::normalize::normalize(line);
+                if normalized.is_ascii() {
+                    hashes.extend(ascii_word_hashes(&normalized, false, config.ocr_fold));
+                } else {
+                    hashes.extend(
+                        normalized
+                            .unicode_words()
+                            .map(|w| word_hash(w, config.ocr_fold, &mut skeleton)),
+                    );
+                }
+            }
+            word_ngrams(&hashes, n, out);
+        }
+        Unit::Char => {
+            let mut joined = String::new();
+            for line in text.split('\n') {
+                if let Some(ascii) = crate::normalize::ascii_joined(line) {
+                    let mut bytes = Vec::new();
+                    for w in AsciiWords::new(&ascii, true) {
+                        push_ascii_word(w.as_bytes(), config.ocr_fold, &mut bytes);
+                    }
+                    // Only ASCII bytes were pushed.
+                    joined.push_str(std::str::from_utf8(&bytes).unwrap_or_default());
+                    continue;
+                }
+                for w in words(&crate::normalize::normalize(line)) {
+                    if config.ocr_fold {
+                        push_ocr_skeleton(w, &mut joined);
+                    } else {
+                        joined.push_str(w);
+                    }
+                }
+            }
+            char_ngrams(&joined, n, out);
+        }
+    }
+}
+
+/// The hash of a normalized word, folded to its OCR skeleton when `fold` is set.
+fn word_hash(word: &str, fold: bool, skeleton: &mut String) -> u64 {
+    if fold {
+        skeleton.clear();
+        push_ocr_skeleton(word, skeleton);
+        hash_bytes(skeleton.as_bytes())
+    } else {
+        hash_bytes(word.as_bytes())
     }
 }
 
@@ -563,15 +656,7 @@ fn shingles_of_words<'a>(
             // ASCII words go through `ascii_word_hashes`: these are normalized already.
             let mut skeleton = String::new();
             let hashes: Vec<u64> = words
-                .map(|w| {
-                    if config.ocr_fold {
-                        skeleton.clear();
-                        push_ocr_skeleton(w, &mut skeleton);
-                        hash_bytes(skeleton.as_bytes())
-                    } else {
-                        hash_bytes(w.as_bytes())
-                    }
-                })
+                .map(|w| word_hash(w, config.ocr_fold, &mut skeleton))
                 .collect();
             word_ngrams(&hashes, n, out);
         }
@@ -593,36 +678,42 @@ fn shingles_of_words<'a>(
                     }
                 }
             }
-            if joined.is_empty() {
-                return;
-            }
-            if ascii {
-                // One byte a character: the windows are byte windows.
-                if joined.len() < n {
-                    out.push(hash_bytes(joined.as_bytes()));
-                } else {
-                    out.extend(joined.as_bytes().windows(n).map(hash_bytes));
-                }
-                return;
-            }
-            // The byte offsets of the last n + 1 character starts (the end counts as one), in a
-            // ring: no buffer as long as the text. `ngram` is at most 32 (validated).
-            let mut ring = [0usize; RING];
-            let mut seen = 0usize;
-            let ends = joined.char_indices().map(|(i, _)| i);
-            for offset in ends.chain(std::iter::once(joined.len())) {
-                if seen >= n {
-                    let start = ring[(seen - n) % RING];
-                    out.push(hash_bytes(&joined.as_bytes()[start..offset]));
-                }
-                ring[seen % RING] = offset;
-                seen += 1;
-            }
-            // `seen - 1` characters: fewer than n make one shingle of them all.
-            if seen - 1 < n {
-                out.push(hash_bytes(joined.as_bytes()));
-            }
+            char_ngrams(&joined, n, out);
         }
+    }
+}
+
+/// Character n-gram shingles of the joined words of a text (fewer characters than n: one
+/// shingle of them all; none of an empty text).
+fn char_ngrams(joined: &str, n: usize, out: &mut Vec<u64>) {
+    if joined.is_empty() {
+        return;
+    }
+    if joined.is_ascii() {
+        // One byte a character: the windows are byte windows.
+        if joined.len() < n {
+            out.push(hash_bytes(joined.as_bytes()));
+        } else {
+            out.extend(joined.as_bytes().windows(n).map(hash_bytes));
+        }
+        return;
+    }
+    // The byte offsets of the last n + 1 character starts (the end counts as one), in a
+    // ring: no buffer as long as the text. `ngram` is at most 32 (validated).
+    let mut ring = [0usize; RING];
+    let mut seen = 0usize;
+    let ends = joined.char_indices().map(|(i, _)| i);
+    for offset in ends.chain(std::iter::once(joined.len())) {
+        if seen >= n {
+            let start = ring[(seen - n) % RING];
+            out.push(hash_bytes(&joined.as_bytes()[start..offset]));
+        }
+        ring[seen % RING] = offset;
+        seen += 1;
+    }
+    // `seen - 1` characters: fewer than n make one shingle of them all.
+    if seen - 1 < n {
+        out.push(hash_bytes(joined.as_bytes()));
     }
 }
 
@@ -796,6 +887,24 @@ mod tests {
                 count_words(&text, 1000),
                 words(&crate::normalize::normalize(&text)).count()
             );
+        }
+
+        #[test]
+        fn line_by_line_shingles_equal_shingles_of_the_normalized_text(
+            lines in proptest::collection::vec(
+                "[ \t\u{200B}\u{3000}]{0,2}[aB1 .'\\-£é\u{0301}\u{200E}\u{00B4}\u{00A8}\u{FF21}н\u{200D}\u{3000}\u{00AD}\u{2019}\u{201C}\u{0663}の\u{093F}\u{0915}\u{1100}\u{1161}\u{1F1E6}אก]{0,30}",
+                0..8,
+            ),
+            word in proptest::bool::ANY,
+            ngram in 1usize..6,
+            ocr_fold in proptest::bool::ANY,
+        ) {
+            let text = lines.join("\n");
+            let config = ShingleConfig { unit: if word { Unit::Word } else { Unit::Char }, ngram, ocr_fold };
+            let mut fused = Vec::new();
+            text_shingles_into(&text, &config, &mut fused);
+            let reference = shingles(&crate::normalize::normalize(&text), &config);
+            proptest::prop_assert_eq!(&fused, &reference);
         }
     }
 
