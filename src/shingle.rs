@@ -328,6 +328,13 @@ impl MappedAscii {
         }
         // Pairs starting at `start..=end - 2`.
         let last = end - 2;
+        if start / BLOCK == last / BLOCK {
+            // Most words: one block; `span` is 1..=64.
+            let span = (last - start + 1) as u32;
+            return (self.pair_starts[start / BLOCK] >> (start % BLOCK))
+                & (u64::MAX >> (64 - span))
+                != 0;
+        }
         (start / BLOCK..=last / BLOCK).any(|k| {
             let from = if k == start / BLOCK { start % BLOCK } else { 0 };
             let to = if k == last / BLOCK {
