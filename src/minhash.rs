@@ -38,20 +38,21 @@ pub fn signature_into(shingles: &[u64], sig: &mut [u32]) {
     if k == 0 {
         return;
     }
-    let mut filled = vec![false; k];
     for &s in shingles {
         let h = mix(s);
         let bin = ((h as u128 * k as u128) >> 64) as usize;
-        // The low bits as the value; keep them below EMPTY so "empty" stays distinguishable.
+        // The low bits as the value; keep them below EMPTY so a bin that got a shingle is
+        // told from an empty one by its value alone.
         let value = (h as u32).min(EMPTY - 1);
         if value < sig[bin] {
             sig[bin] = value;
         }
-        filled[bin] = true;
     }
-    if shingles.is_empty() || filled.iter().all(|f| *f) {
+    if shingles.is_empty() || !sig.contains(&EMPTY) {
         return;
     }
+    // Densify from the bins the shingles filled, not from bins filled along the way.
+    let filled: Vec<bool> = sig.iter().map(|v| *v != EMPTY).collect();
     for bin in 0..k {
         if filled[bin] {
             continue;
