@@ -372,7 +372,21 @@ fn word_ngrams(hashes: &[u64], n: usize, out: &mut Vec<u64>) {
         out.push(combine(hashes));
         return;
     }
-    out.extend(hashes.windows(n).map(combine));
+    // A window length known at compile time unrolls `combine`; word n-grams are short.
+    match n {
+        2 => windows_of::<2>(hashes, out),
+        3 => windows_of::<3>(hashes, out),
+        4 => windows_of::<4>(hashes, out),
+        5 => windows_of::<5>(hashes, out),
+        6 => windows_of::<6>(hashes, out),
+        7 => windows_of::<7>(hashes, out),
+        8 => windows_of::<8>(hashes, out),
+        _ => out.extend(hashes.windows(n).map(combine)),
+    }
+}
+
+fn windows_of<const N: usize>(hashes: &[u64], out: &mut Vec<u64>) {
+    out.extend(hashes.windows(N).map(combine));
 }
 
 /// Fold a normalized word to the form an OCR scan of it most likely shares.
