@@ -555,7 +555,8 @@ pub fn sketch_docs(
 /// Hash of a normalized line with fewer than `max_words` words (None: empty, too long, or
 /// holding a number: table rows such as "Net 1,458,000 vs 1,070,000" are the story itself).
 pub fn line_hash(line: &str, max_words: usize) -> Option<u64> {
-    if has_digit(line) || has_ascii_words(line, max_words) {
+    // Half the lines of a page are the blank ones between paragraphs.
+    if line.is_empty() || has_digit(line) || has_ascii_words(line, max_words) {
         return None;
     }
     // Most lines are too long to count: counting first spares normalizing them.
