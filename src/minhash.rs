@@ -44,9 +44,9 @@ pub fn signature_into(shingles: &[u64], sig: &mut [u32]) {
         // The low bits as the value; keep them below EMPTY so a bin that got a shingle is
         // told from an empty one by its value alone.
         let value = (h as u32).min(EMPTY - 1);
-        if value < sig[bin] {
-            sig[bin] = value;
-        }
+        // A store either way: whether a shingle lowers a bin is a coin toss for the branch
+        // predictor.
+        sig[bin] = sig[bin].min(value);
     }
     if shingles.is_empty() || !sig.contains(&EMPTY) {
         return;
