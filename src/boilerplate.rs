@@ -173,6 +173,27 @@ fn normalized_hash(line: &str) -> u64 {
     })
 }
 
+/// What [`normalize_line`] keeps of a trimmed line without [`Line::odd_case`], read from its
+/// features: its runs of non-whitespace ([`Line::spaced`], 0 for CJK text either way), its
+/// words (letters and digits stay letters and digits), and its first and last bytes as they
+/// are normalized (a digit becomes `0`, ASCII letters lowercase, a character outside ASCII
+/// lowercases to one outside ASCII). Two such lines with one normalized line have one key, so
+/// a line whose key no other line of the page has is repeated nowhere on it: its hash is not
+/// needed to tell. (Lines of different keys could share a hash only by a 64-bit collision.)
+fn shape_key(line: &Line, text: &str) -> u64 {
+    let class = |b: Option<&u8>| match b {
+        Some(b) if !b.is_ascii() => 0x80,
+        Some(b) if b.is_ascii_digit() => u64::from(b'0'),
+        Some(b) => u64::from(b.to_ascii_lowercase()),
+        None => 0,
+    };
+    let bytes = text.as_bytes();
+    (line.spaced as u64)
+        ^ (line.words as u64) << 24
+        ^ class(bytes.first()) << 48
+        ^ class(bytes.last()) << 56
+}
+
 thread_local! {
     static NORMALIZED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
@@ -454,6 +475,10 @@ struct Line {
     repeated: bool,
     /// Has a letter (lines without one are never template).
     has_letter: bool,
+    /// Has a character whose lowercase is not one character of the same kind (İ lowercases to
+    /// `i` and a combining dot, the Kelvin sign to ASCII `k`): its normalized line may have
+    /// other words or ends than it, so [`shape_key`] says nothing about it.
+    odd_case: bool,
     /// Pages of the same site holding this line (0 when the site is unknown).
     template_pages: u32,
 }
@@ -490,8 +515,8 @@ fn is_sentence_end(c: char) -> bool {
 }
 
 impl Line {
-    /// The features of a line, and its [`normalized_hash`].
-    fn new(text: &str) -> (Line, u64) {
+    /// The features of a line.
+    fn new(text: &str) -> Line {
         let mut line = Line::default();
         // All bytes ORed, which the compiler vectorizes whole (`is_ascii` ends byte by byte).
         let ascii = text.bytes().fold(0, |or, b| or | b) < 0x80;
@@ -517,7 +542,7 @@ impl Line {
             Some(lists) => prompt_of(lists, false, line.words),
             None => prompt_kind_unicode(text, line.words),
         };
-        (line, normalized_hash(text))
+        line
     }
 
     /// The counts read character by character; returns the number of CJK characters.
@@ -529,6 +554,7 @@ impl Line {
         let mut prev: char = ' ';
         let mut word_start = 0;
         for (at, c) in text.char_indices() {
+            line.odd_case |= matches!(c, '\u{130}' | '\u{212A}');
             if !c.is_whitespace() && prev.is_whitespace() {
                 line.spaced += 1;
             }
@@ -1453,6 +1479,39 @@ fn split_lines(text: &str) -> Vec<&str> {
     lines
 }
 
+/// The normalized hashes of a page's lines (`texts`, trimmed, with their [`shape_key`]s) and
+/// whether each is repeated on the page (another line has its hash). Unless `all`, only lines
+/// whose shape key another line shares are hashed (see `shape_key`): the others keep 0 and are
+/// not repeated. `all` is needed for the site's template counts, and when a line has
+/// [`Line::odd_case`].
+fn page_hashes(texts: &[&str], keys: &[u64], all: bool) -> (Vec<u64>, Vec<bool>) {
+    let shared: Vec<bool> = if all {
+        vec![true; keys.len()]
+    } else {
+        let mut shapes: AHashMap<u64, u32> = AHashMap::with_capacity(keys.len());
+        for &k in keys {
+            *shapes.entry(k).or_insert(0) += 1;
+        }
+        keys.iter()
+            .map(|k| shapes.get(k).is_some_and(|&n| n >= 2))
+            .collect()
+    };
+    let mut hashes: Vec<u64> = vec![0; keys.len()];
+    let mut in_page: AHashMap<u64, u32> = AHashMap::with_capacity(keys.len());
+    for ((h, text), &hashed) in hashes.iter_mut().zip(texts).zip(&shared) {
+        if hashed {
+            *h = normalized_hash(text);
+            *in_page.entry(*h).or_insert(0) += 1;
+        }
+    }
+    let repeated = hashes
+        .iter()
+        .zip(&shared)
+        .map(|(h, &hashed)| hashed && in_page.get(h).is_some_and(|&n| n >= 2))
+        .collect();
+    (hashes, repeated)
+}
+
 /// A page's lines and the classifier's decision for each non-empty one.
 struct Decided<'t> {
     raw: Vec<&'t str>,
@@ -1473,24 +1532,29 @@ fn decide<'t>(
     // Indices of non-empty lines and their features.
     let mut index: Vec<usize> = Vec::with_capacity(raw.len());
     let mut lines: Vec<Line> = Vec::with_capacity(raw.len());
-    let mut hashes: Vec<u64> = Vec::with_capacity(raw.len());
+    let mut keys: Vec<u64> = Vec::with_capacity(raw.len());
+    let mut trimmed: Vec<&str> = Vec::with_capacity(raw.len());
+    let mut odd_case = false;
     for (i, l) in raw.iter().enumerate() {
         let t = l.trim();
         if t.is_empty() {
             continue;
         }
-        let (line, hash) = Line::new(t);
+        let line = Line::new(t);
+        keys.push(shape_key(&line, t));
+        odd_case |= line.odd_case;
+        trimmed.push(t);
         index.push(i);
         lines.push(line);
-        hashes.push(hash);
     }
-    let mut in_page: AHashMap<u64, u32> = AHashMap::with_capacity(hashes.len());
-    for &h in &hashes {
-        *in_page.entry(h).or_insert(0) += 1;
+    let site_templates = site.zip(templates);
+    let all = site_templates.is_some() || odd_case;
+    let (hashes, repeated) = page_hashes(&trimmed, &keys, all);
+    for (line, r) in lines.iter_mut().zip(repeated) {
+        line.repeated = r;
     }
-    for (line, &h) in lines.iter_mut().zip(&hashes) {
-        line.repeated = in_page.get(&h).is_some_and(|&n| n >= 2);
-        if let (Some(site), Some(t)) = (site, templates) {
+    if let Some((site, t)) = site_templates {
+        for (line, &h) in lines.iter_mut().zip(&hashes) {
             if line.has_letter {
                 line.template_pages = t.pages_with(site, h);
             }
@@ -1569,7 +1633,14 @@ fn decide<'t>(
             *outside_count.entry(h).or_insert(0) += 1;
         }
     }
-    let copies_outside = |j: usize| outside_count.get(&hashes[j]).copied().unwrap_or(0);
+    // A line repeated nowhere has no copies outside (and may have no hash).
+    let copies_outside = |j: usize| {
+        if lines[j].repeated {
+            outside_count.get(&hashes[j]).copied().unwrap_or(0)
+        } else {
+            0
+        }
+    };
 
     // Word 4-grams of the article, built only when a line long enough to be kept outside it
     // exists: such a line may be the whole article again in one block (a schema.org
@@ -2197,6 +2268,79 @@ mod tests {
             let mut norm = Vec::new();
             normalize_line(&text, &mut norm);
             proptest::prop_assert_eq!(&norm, &normalize_ascii_bytewise(text.as_bytes()));
+        }
+    }
+
+    /// Short lines of characters that normalize alike (case, digits, whitespace outside ASCII,
+    /// characters whose lowercase is longer or shorter, CJK, İ and the Kelvin sign), so that
+    /// lines with one normalized line come up often.
+    const SHAPE_PIECES: &str = "[aA19 \t.\u{a0}\u{3000}éÉßẞΣσςȺⱥ中İi\u{307}\u{212a}kK-]{1,5}";
+
+    /// The trimmed non-empty lines of `texts`, with their features and shape keys.
+    fn shaped(texts: &[String]) -> Vec<(&str, Line, u64)> {
+        texts
+            .iter()
+            .map(|t| t.trim())
+            .filter(|t| !t.is_empty())
+            .map(|t| {
+                let line = Line::new(t);
+                let key = shape_key(&line, t);
+                (t, line, key)
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lines_normalized_alike_have_one_shape_key(
+            texts in proptest::collection::vec(SHAPE_PIECES, 2..12),
+        ) {
+            let lines = shaped(&texts);
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for (t, line, key) in &lines {
+                for (u, other, other_key) in &lines {
+                    normalize_line(t, &mut a);
+                    normalize_line(u, &mut b);
+                    if a == b && !line.odd_case && !other.odd_case {
+                        proptest::prop_assert_eq!(key, other_key, "{:?} {:?}", t, u);
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn lines_are_repeated_as_when_every_line_is_hashed(
+            texts in proptest::collection::vec(SHAPE_PIECES, 0..16),
+        ) {
+            let lines = shaped(&texts);
+            let keys: Vec<u64> = lines.iter().map(|l| l.2).collect();
+            let odd_case = lines.iter().any(|l| l.1.odd_case);
+            let texts: Vec<&str> = lines.iter().map(|l| l.0).collect();
+            let (every, every_repeated) = page_hashes(&texts, &keys, true);
+            let (some, repeated) = page_hashes(&texts, &keys, odd_case);
+            proptest::prop_assert_eq!(&repeated, &every_repeated);
+            for j in 0..lines.len() {
+                if repeated[j] {
+                    proptest::prop_assert_eq!(some[j], every[j]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn odd_case_is_the_characters_whose_lowercase_changes_their_kind() {
+        // `shape_key` relies on every other character lowercasing to one character that is a
+        // letter, digit, whitespace or ASCII exactly when it is.
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let lower: Vec<char> = c.to_lowercase().collect();
+            let same_kind = lower.len() == 1
+                && lower[0].is_alphanumeric() == c.is_alphanumeric()
+                && lower[0].is_whitespace() == c.is_whitespace()
+                && lower[0].is_ascii() == c.is_ascii()
+                && lower[0].is_ascii_digit() == c.is_ascii_digit();
+            let mut line = Line::default();
+            line.scan_chars(&c.to_string());
+            assert_eq!(line.odd_case, !same_kind, "{c:?}");
         }
     }
 
