@@ -230,6 +230,88 @@ static ASCII_CLASS: [u8; 256] = {
     table
 };
 
+/// More classes of characters outside ASCII, for [`Line::scan_mixed`] (with [`ALNUM`],
+/// [`UPPER`], [`LOWER`] and [`SPACE`]; case only for letters and digits).
+const ALPHA: u16 = 16;
+const CJK: u16 = 32;
+const SEPARATOR: u16 = 64;
+const PUNCT: u16 = 128;
+const DEGREE: u16 = 256;
+const ODD_CASE: u16 = 512;
+
+/// The classes of a character as [`Line::scan_chars`] asks for them, one by one.
+fn classify(c: char) -> u16 {
+    let mut class = 0;
+    if c.is_alphanumeric() {
+        class |= u16::from(ALNUM);
+        if c.is_alphabetic() {
+            class |= ALPHA;
+        }
+        if is_cjk(c) {
+            class |= CJK;
+        }
+        if c.is_uppercase() {
+            class |= u16::from(UPPER);
+        } else if c.is_lowercase() {
+            class |= u16::from(LOWER);
+        }
+    } else {
+        class |= match c {
+            '|' | '•' | '»' | '›' | '·' | '◦' | '▪' => SEPARATOR,
+            '°' => DEGREE,
+            ',' | ';' | ':' | '،' | '、' | '，' => PUNCT,
+            c if is_sentence_end(c) => PUNCT,
+            _ => 0,
+        };
+    }
+    if c.is_whitespace() {
+        class |= u16::from(SPACE);
+    }
+    if matches!(c, '\u{130}' | '\u{212A}') {
+        class |= ODD_CASE;
+    }
+    class
+}
+
+/// [`classify`] of the characters below U+0800 (Latin, Greek, Cyrillic, Hebrew, Arabic: two
+/// bytes in UTF-8) and of General Punctuation (U+2000 to U+206F: quotes, dashes, spaces),
+/// looked up instead of asked of the Unicode tables.
+static CHAR_CLASSES: LazyLock<Vec<u16>> = LazyLock::new(|| {
+    (0..0x800)
+        .chain(0x2000..0x2070)
+        .map(|u| char::from_u32(u).map_or(0, classify))
+        .collect()
+});
+
+/// The classes of the character `code` ([`classify`]), from `table` ([`CHAR_CLASSES`]) when
+/// it has them.
+#[inline(always)]
+fn char_class(table: &[u16], code: u32) -> u16 {
+    let at = if code < 0x800 {
+        code
+    } else if (0x2000..0x2070).contains(&code) {
+        code - 0x2000 + 0x800
+    } else {
+        return char::from_u32(code).map_or(0, classify);
+    };
+    table.get(at as usize).copied().unwrap_or(0)
+}
+
+/// The character starting at byte `i` of `bytes` (valid UTF-8, not ASCII there): its code
+/// point and its length in bytes.
+#[inline(always)]
+fn decode_utf8(bytes: &[u8], i: usize) -> (u32, usize) {
+    let at = |k: usize| u32::from(bytes.get(i + k).copied().unwrap_or(0) & 0x3F);
+    let lead = u32::from(bytes[i]);
+    if lead < 0xE0 {
+        ((lead & 0x1F) << 6 | at(1), 2)
+    } else if lead < 0xF0 {
+        ((lead & 0x0F) << 12 | at(1) << 6 | at(2), 3)
+    } else {
+        ((lead & 0x07) << 18 | at(1) << 12 | at(2) << 6 | at(3), 4)
+    }
+}
+
 /// One byte in each of the 8 lanes of a `u64`.
 const fn lanes(b: u8) -> u64 {
     u64::from_ne_bytes([b; 8])
@@ -524,7 +606,7 @@ impl Line {
         let (cjk_chars, phrases) = if ascii {
             (0, Some(line.scan_ascii(text)))
         } else {
-            (line.scan_chars(text), None)
+            (line.scan_mixed(text).0, None)
         };
         // CJK scripts do not separate words by spaces: a run of characters is one token.
         line.words += cjk_chars / 2;
@@ -545,7 +627,9 @@ impl Line {
         line
     }
 
-    /// The counts read character by character; returns the number of CJK characters.
+    /// The counts read character by character; returns the number of CJK characters. The
+    /// definition that [`Line::scan_mixed`] and [`Line::scan_ascii`] follow faster.
+    #[cfg(test)]
     fn scan_chars(&mut self, text: &str) -> usize {
         let line = self;
         let mut in_word = false;
@@ -602,6 +686,130 @@ impl Line {
             line.date_like |= is_year(&text[word_start..]);
         }
         cjk_chars
+    }
+
+    /// [`Line::scan_chars`] for any text: runs of ASCII letters and digits 8 bytes at a time
+    /// and other ASCII bytes by [`ASCII_CLASS`], as in [`Line::scan_ascii`], and characters
+    /// outside ASCII by [`char_class`]. Returns the number of CJK characters and the phrase
+    /// lists ([`phrase_lists`]) with a phrase at a word of ASCII letters and digits, matched in
+    /// the line as it is (see [`Line::new`] for when that is the line's lowercase match).
+    fn scan_mixed(&mut self, text: &str) -> (usize, u8) {
+        let phrases = &*PHRASES;
+        let classes = &*CHAR_CLASSES;
+        let bytes = text.as_bytes();
+        let mut lists = 0;
+        let mut cjk_chars = 0;
+        // The previous character: whitespace, and its byte when it is ASCII (0x80 when not).
+        let mut prev_space = true;
+        let mut prev = b' ';
+        let mut in_word = false;
+        let mut word_start = 0;
+        let mut word_all_digits = true;
+        let mut word_ascii = true;
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b.is_ascii() {
+                let class = ASCII_CLASS[usize::from(b)];
+                if class & ALNUM != 0 {
+                    if prev_space {
+                        self.spaced += 1;
+                    }
+                    if !in_word {
+                        in_word = true;
+                        word_start = i;
+                        word_all_digits = true;
+                        word_ascii = true;
+                        self.words += 1;
+                        self.capitalized += usize::from(class & UPPER != 0);
+                        self.lowercase += usize::from(class & LOWER != 0);
+                    }
+                    let end = alnum_run_end(bytes, i + 1);
+                    if bytes[i..end].iter().any(u8::is_ascii_alphabetic) {
+                        self.has_letter = true;
+                        word_all_digits = false;
+                    }
+                    prev_space = false;
+                    prev = bytes[end - 1];
+                    i = end;
+                    continue;
+                }
+                if in_word {
+                    in_word = false;
+                    self.end_word(text, word_start, i, word_all_digits);
+                    if word_ascii {
+                        lists |= phrases.at_word(text, word_start, i - word_start);
+                    }
+                }
+                if class & SPACE == 0 {
+                    if prev_space {
+                        self.spaced += 1;
+                    }
+                    if b == b':' && prev.is_ascii_digit() {
+                        self.date_like |= bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
+                    }
+                    match b {
+                        b'|' => self.separators += 1,
+                        b'/' if prev == b' ' => self.separators += 1,
+                        b',' | b';' | b':' | b'.' | b'!' | b'?' => self.inner_punct += 1,
+                        _ => {}
+                    }
+                }
+                prev_space = class & SPACE != 0;
+                prev = b;
+                i += 1;
+                continue;
+            }
+            let (code, len) = decode_utf8(bytes, i);
+            let class = char_class(classes, code);
+            if class & u16::from(SPACE) == 0 && prev_space {
+                self.spaced += 1;
+            }
+            if class & u16::from(ALNUM) != 0 {
+                self.has_letter |= class & ALPHA != 0;
+                cjk_chars += usize::from(class & CJK != 0);
+                if !in_word {
+                    in_word = true;
+                    word_start = i;
+                    self.words += 1;
+                    self.capitalized += usize::from(class & u16::from(UPPER) != 0);
+                    self.lowercase += usize::from(class & u16::from(LOWER) != 0);
+                }
+                word_all_digits = false;
+                word_ascii = false;
+            } else {
+                if in_word {
+                    in_word = false;
+                    self.end_word(text, word_start, i, word_all_digits);
+                    if word_ascii {
+                        lists |= phrases.at_word(text, word_start, i - word_start);
+                    }
+                }
+                self.separators += usize::from(class & SEPARATOR != 0);
+                self.inner_punct += usize::from(class & PUNCT != 0);
+                self.degree |= class & DEGREE != 0;
+            }
+            self.odd_case |= class & ODD_CASE != 0;
+            prev_space = class & u16::from(SPACE) != 0;
+            prev = 0x80;
+            i += len;
+        }
+        if in_word {
+            self.end_word(text, word_start, bytes.len(), word_all_digits);
+            if word_ascii {
+                lists |= phrases.at_word(text, word_start, bytes.len() - word_start);
+            }
+        }
+        (cjk_chars, lists)
+    }
+
+    /// The end of the word `text[start..end]` for [`Line::scan_mixed`]: a number, maybe a year.
+    #[inline(always)]
+    fn end_word(&mut self, text: &str, start: usize, end: usize, all_digits: bool) {
+        if all_digits {
+            self.numeric += 1;
+            self.date_like |= is_year(&text[start..end]);
+        }
     }
 
     /// [`Line::scan_chars`] for ASCII text, byte by byte (most lines of news text): the same
@@ -2020,6 +2228,35 @@ mod tests {
             bytes.scan_ascii(&text);
             proptest::prop_assert_eq!(chars.scan_chars(&text), 0);
             proptest::prop_assert_eq!(bytes, chars);
+        }
+    }
+
+    /// Pieces of lines outside ASCII: long ASCII words, digits and clock times, letters of
+    /// other scripts (cased or not, CJK, combining marks, 4-byte characters), the separators,
+    /// punctuation and whitespace that `scan_chars` counts, İ and the Kelvin sign.
+    const MIXED_PIECES: &str = r"[a-zA-Z0-9]{1,12}|[0-9]{1,4}:[0-9]{2}|(19|20)[0-9]{2}|[ \t|/:,;.!?'-]{1,2}|[éÉßẞΣσςЖжİ\u{212a}中日ひカ한글\u{301}\u{345}ǅⅧⅷ①٣𝐀😀]{1,3}|[•»›·◦▪°،、，…。！？؟।։۔“”’—]|[\u{a0}\u{3000}\u{2003}\u{85}\u{2028}]";
+
+    proptest::proptest! {
+        #[test]
+        fn mixed_lines_are_scanned_as_characters_would_be(
+            pieces in proptest::collection::vec(MIXED_PIECES, 0..16),
+        ) {
+            let text = pieces.concat();
+            let (mut mixed, mut chars) = (Line::default(), Line::default());
+            let (cjk, _) = mixed.scan_mixed(&text);
+            proptest::prop_assert_eq!(cjk, chars.scan_chars(&text));
+            proptest::prop_assert_eq!(mixed, chars, "{:?}", text);
+        }
+    }
+
+    #[test]
+    fn every_character_is_scanned_as_characters_would_be() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let text = format!("{c}x{c}9:{c}1 {c}/");
+            let (mut mixed, mut chars) = (Line::default(), Line::default());
+            let (cjk, _) = mixed.scan_mixed(&text);
+            assert_eq!(cjk, chars.scan_chars(&text), "{c:?}");
+            assert_eq!(mixed, chars, "{c:?}");
         }
     }
 
