@@ -604,9 +604,9 @@ impl Line {
         let ascii = text.bytes().fold(0, |or, b| or | b) < 0x80;
         // ASCII lines find their prompt phrases in the same pass as the other counts.
         let (cjk_chars, phrases) = if ascii {
-            (0, Some(line.scan_ascii(text)))
+            (0, line.scan_ascii(text))
         } else {
-            (line.scan_mixed(text).0, None)
+            line.scan_mixed(text)
         };
         // CJK scripts do not separate words by spaces: a run of characters is one token.
         line.words += cjk_chars / 2;
@@ -620,9 +620,18 @@ impl Line {
             .is_some_and(is_sentence_end);
         line.starts_lowercase = text.chars().next().is_some_and(char::is_lowercase);
         line.attribution = text.starts_with(['—', '–', '―']);
-        line.prompt = match phrases {
-            Some(lists) => prompt_of(lists, false, line.words),
-            None => prompt_kind_unicode(text, line.words),
+        line.prompt = if ascii {
+            prompt_of(phrases, false, line.words)
+        } else if line.words > 15 && !line.odd_case {
+            // A line this long is asked only for notices (ASCII phrases) and, up to 40 words,
+            // for substring prompts (see `prompt_of`), and neither needs its lowercase: every
+            // character but those of `odd_case` lowercases to one of its kind, so ASCII words
+            // are ASCII words in both and match the same phrases without ASCII case, and no
+            // character but itself lowercases to one of a substring prompt.
+            let substring = line.words <= 40 && has_substring_prompt(text);
+            prompt_of(phrases & IN_NOTICE, substring, line.words)
+        } else {
+            prompt_kind_unicode(text, line.words)
         };
         line
     }
@@ -2388,6 +2397,37 @@ mod tests {
 
     proptest::proptest! {
         #[test]
+        fn long_lines_outside_ascii_have_the_prompt_of_their_lowercase(
+            pieces in proptest::collection::vec(proptest::sample::select(PROMPT_PIECES), 0..12),
+            fill in proptest::collection::vec(MIXED_PIECES, 0..40),
+        ) {
+            // Phrases among enough words for the long-line rule, some of them split by
+            // characters outside ASCII.
+            let mut text = String::new();
+            for k in 0..pieces.len().max(fill.len()) {
+                if let Some(p) = pieces.get(k) {
+                    text.push_str(p);
+                    text.push(' ');
+                }
+                if let Some(f) = fill.get(k) {
+                    text.push_str(f);
+                    text.push_str(if k % 3 == 0 { "" } else { " " });
+                }
+            }
+            text.push_str(" é");
+            let text = text.trim();
+            let line = Line::new(text);
+            proptest::prop_assert_eq!(
+                line.prompt,
+                prompt_kind_unicode(text, line.words),
+                "{:?}",
+                text
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
         fn prompts_are_found_as_the_phrase_by_phrase_search_finds_them(
             pieces in proptest::collection::vec(proptest::sample::select(PROMPT_PIECES), 0..12),
             words in 0usize..50,
@@ -2578,6 +2618,18 @@ mod tests {
             let mut line = Line::default();
             line.scan_chars(&c.to_string());
             assert_eq!(line.odd_case, !same_kind, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn only_themselves_lowercase_to_the_characters_of_substring_prompts() {
+        // `Line::new` looks for substring prompts in long lines as they are, not lowercased.
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let lower: String = c.to_lowercase().collect();
+            let in_prompt = lower
+                .chars()
+                .any(|l| SUBSTRING_PROMPTS.iter().any(|p| p.contains(l)));
+            assert!(!in_prompt || lower == c.to_string(), "{c:?}");
         }
     }
 
