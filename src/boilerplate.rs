@@ -830,15 +830,14 @@ impl Line {
         let bytes = text.as_bytes();
         let class_of = |b: u8| ASCII_CLASS[usize::from(b)];
         let mut i = 0;
-        let mut prev = b' ';
+        // Whether the previous byte is whitespace (the line start counts as a space).
+        let mut prev_space = true;
         while i < bytes.len() {
             let c = bytes[i];
             let class = class_of(c);
             if class & ALNUM != 0 {
                 // A whole word at once: a run of letters and digits.
-                if class_of(prev) & SPACE != 0 {
-                    self.spaced += 1;
-                }
+                self.spaced += usize::from(prev_space);
                 self.words += 1;
                 self.capitalized += usize::from(class & UPPER != 0);
                 self.lowercase += usize::from(class & LOWER != 0);
@@ -854,13 +853,15 @@ impl Line {
                     self.numeric += 1;
                     self.date_like |= is_year(&text[start..i]);
                 }
-                prev = bytes[i - 1];
+                // Most words end at one space, which does nothing but precede the next.
+                prev_space = bytes.get(i) == Some(&b' ');
+                i += usize::from(prev_space);
                 continue;
             }
             if class & SPACE == 0 {
-                if class_of(prev) & SPACE != 0 {
-                    self.spaced += 1;
-                }
+                self.spaced += usize::from(prev_space);
+                // The byte before (a space before the line).
+                let prev = i.checked_sub(1).map_or(b' ', |p| bytes[p]);
                 if c == b':' && prev.is_ascii_digit() {
                     self.date_like |= bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
                 }
@@ -871,7 +872,7 @@ impl Line {
                     _ => {}
                 }
             }
-            prev = c;
+            prev_space = class & SPACE != 0;
             i += 1;
         }
         lists
