@@ -1715,7 +1715,11 @@ fn page_hashes(texts: &[&str], keys: &[u64], all: bool) -> (Vec<u64>, Vec<bool>)
             .collect()
     };
     let mut hashes: Vec<u64> = vec![0; keys.len()];
-    let mut in_page: AHashMap<u64, u32> = AHashMap::with_capacity(keys.len());
+    let hashed = shared.iter().filter(|&&s| s).count();
+    if hashed == 0 {
+        return (hashes, shared);
+    }
+    let mut in_page: AHashMap<u64, u32> = AHashMap::with_capacity(hashed);
     for ((h, text), &hashed) in hashes.iter_mut().zip(texts).zip(&shared) {
         if hashed {
             *h = normalized_hash(text);
