@@ -173,6 +173,27 @@ fn normalized_hash(line: &str) -> u64 {
     })
 }
 
+/// What [`normalize_line`] keeps of a trimmed line without [`Line::odd_case`], read from its
+/// features: its runs of non-whitespace ([`Line::spaced`], 0 for CJK text either way), its
+/// words (letters and digits stay letters and digits), and its first and last bytes as they
+/// are normalized (a digit becomes `0`, ASCII letters lowercase, a character outside ASCII
+/// lowercases to one outside ASCII). Two such lines with one normalized line have one key, so
+/// a line whose key no other line of the page has is repeated nowhere on it: its hash is not
+/// needed to tell. (Lines of different keys could share a hash only by a 64-bit collision.)
+fn shape_key(line: &Line, text: &str) -> u64 {
+    let class = |b: Option<&u8>| match b {
+        Some(b) if !b.is_ascii() => 0x80,
+        Some(b) if b.is_ascii_digit() => u64::from(b'0'),
+        Some(b) => u64::from(b.to_ascii_lowercase()),
+        None => 0,
+    };
+    let bytes = text.as_bytes();
+    (line.spaced as u64)
+        ^ (line.words as u64) << 24
+        ^ class(bytes.first()) << 48
+        ^ class(bytes.last()) << 56
+}
+
 thread_local! {
     static NORMALIZED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
@@ -208,6 +229,88 @@ static ASCII_CLASS: [u8; 256] = {
     }
     table
 };
+
+/// More classes of characters outside ASCII, for [`Line::scan_mixed`] (with [`ALNUM`],
+/// [`UPPER`], [`LOWER`] and [`SPACE`]; case only for letters and digits).
+const ALPHA: u16 = 16;
+const CJK: u16 = 32;
+const SEPARATOR: u16 = 64;
+const PUNCT: u16 = 128;
+const DEGREE: u16 = 256;
+const ODD_CASE: u16 = 512;
+
+/// The classes of a character as [`Line::scan_chars`] asks for them, one by one.
+fn classify(c: char) -> u16 {
+    let mut class = 0;
+    if c.is_alphanumeric() {
+        class |= u16::from(ALNUM);
+        if c.is_alphabetic() {
+            class |= ALPHA;
+        }
+        if is_cjk(c) {
+            class |= CJK;
+        }
+        if c.is_uppercase() {
+            class |= u16::from(UPPER);
+        } else if c.is_lowercase() {
+            class |= u16::from(LOWER);
+        }
+    } else {
+        class |= match c {
+            '|' | '•' | '»' | '›' | '·' | '◦' | '▪' => SEPARATOR,
+            '°' => DEGREE,
+            ',' | ';' | ':' | '،' | '、' | '，' => PUNCT,
+            c if is_sentence_end(c) => PUNCT,
+            _ => 0,
+        };
+    }
+    if c.is_whitespace() {
+        class |= u16::from(SPACE);
+    }
+    if matches!(c, '\u{130}' | '\u{212A}') {
+        class |= ODD_CASE;
+    }
+    class
+}
+
+/// [`classify`] of the characters below U+0800 (Latin, Greek, Cyrillic, Hebrew, Arabic: two
+/// bytes in UTF-8) and of General Punctuation (U+2000 to U+206F: quotes, dashes, spaces),
+/// looked up instead of asked of the Unicode tables.
+static CHAR_CLASSES: LazyLock<Vec<u16>> = LazyLock::new(|| {
+    (0..0x800)
+        .chain(0x2000..0x2070)
+        .map(|u| char::from_u32(u).map_or(0, classify))
+        .collect()
+});
+
+/// The classes of the character `code` ([`classify`]), from `table` ([`CHAR_CLASSES`]) when
+/// it has them.
+#[inline(always)]
+fn char_class(table: &[u16], code: u32) -> u16 {
+    let at = if code < 0x800 {
+        code
+    } else if (0x2000..0x2070).contains(&code) {
+        code - 0x2000 + 0x800
+    } else {
+        return char::from_u32(code).map_or(0, classify);
+    };
+    table.get(at as usize).copied().unwrap_or(0)
+}
+
+/// The character starting at byte `i` of `bytes` (valid UTF-8, not ASCII there): its code
+/// point and its length in bytes.
+#[inline(always)]
+fn decode_utf8(bytes: &[u8], i: usize) -> (u32, usize) {
+    let at = |k: usize| u32::from(bytes.get(i + k).copied().unwrap_or(0) & 0x3F);
+    let lead = u32::from(bytes[i]);
+    if lead < 0xE0 {
+        ((lead & 0x1F) << 6 | at(1), 2)
+    } else if lead < 0xF0 {
+        ((lead & 0x0F) << 12 | at(1) << 6 | at(2), 3)
+    } else {
+        ((lead & 0x07) << 18 | at(1) << 12 | at(2) << 6 | at(3), 4)
+    }
+}
 
 /// One byte in each of the 8 lanes of a `u64`.
 const fn lanes(b: u8) -> u64 {
@@ -454,6 +557,10 @@ struct Line {
     repeated: bool,
     /// Has a letter (lines without one are never template).
     has_letter: bool,
+    /// Has a character whose lowercase is not one character of the same kind (İ lowercases to
+    /// `i` and a combining dot, the Kelvin sign to ASCII `k`): its normalized line may have
+    /// other words or ends than it, so [`shape_key`] says nothing about it.
+    odd_case: bool,
     /// Pages of the same site holding this line (0 when the site is unknown).
     template_pages: u32,
 }
@@ -490,16 +597,16 @@ fn is_sentence_end(c: char) -> bool {
 }
 
 impl Line {
-    /// The features of a line, and its [`normalized_hash`].
-    fn new(text: &str) -> (Line, u64) {
+    /// The features of a line.
+    fn new(text: &str) -> Line {
         let mut line = Line::default();
         // All bytes ORed, which the compiler vectorizes whole (`is_ascii` ends byte by byte).
         let ascii = text.bytes().fold(0, |or, b| or | b) < 0x80;
         // ASCII lines find their prompt phrases in the same pass as the other counts.
         let (cjk_chars, phrases) = if ascii {
-            (0, Some(line.scan_ascii(text)))
+            (0, line.scan_ascii(text))
         } else {
-            (line.scan_chars(text), None)
+            line.scan_mixed(text)
         };
         // CJK scripts do not separate words by spaces: a run of characters is one token.
         line.words += cjk_chars / 2;
@@ -513,14 +620,25 @@ impl Line {
             .is_some_and(is_sentence_end);
         line.starts_lowercase = text.chars().next().is_some_and(char::is_lowercase);
         line.attribution = text.starts_with(['—', '–', '―']);
-        line.prompt = match phrases {
-            Some(lists) => prompt_of(lists, false, line.words),
-            None => prompt_kind_unicode(text, line.words),
+        line.prompt = if ascii {
+            prompt_of(phrases, false, line.words)
+        } else if line.words > 15 && !line.odd_case {
+            // A line this long is asked only for notices (ASCII phrases) and, up to 40 words,
+            // for substring prompts (see `prompt_of`), and neither needs its lowercase: every
+            // character but those of `odd_case` lowercases to one of its kind, so ASCII words
+            // are ASCII words in both and match the same phrases without ASCII case, and no
+            // character but itself lowercases to one of a substring prompt.
+            let substring = line.words <= 40 && has_substring_prompt(text);
+            prompt_of(phrases & IN_NOTICE, substring, line.words)
+        } else {
+            prompt_kind_unicode(text, line.words)
         };
-        (line, normalized_hash(text))
+        line
     }
 
-    /// The counts read character by character; returns the number of CJK characters.
+    /// The counts read character by character; returns the number of CJK characters. The
+    /// definition that [`Line::scan_mixed`] and [`Line::scan_ascii`] follow faster.
+    #[cfg(test)]
     fn scan_chars(&mut self, text: &str) -> usize {
         let line = self;
         let mut in_word = false;
@@ -529,6 +647,7 @@ impl Line {
         let mut prev: char = ' ';
         let mut word_start = 0;
         for (at, c) in text.char_indices() {
+            line.odd_case |= matches!(c, '\u{130}' | '\u{212A}');
             if !c.is_whitespace() && prev.is_whitespace() {
                 line.spaced += 1;
             }
@@ -578,6 +697,130 @@ impl Line {
         cjk_chars
     }
 
+    /// [`Line::scan_chars`] for any text: runs of ASCII letters and digits 8 bytes at a time
+    /// and other ASCII bytes by [`ASCII_CLASS`], as in [`Line::scan_ascii`], and characters
+    /// outside ASCII by [`char_class`]. Returns the number of CJK characters and the phrase
+    /// lists ([`phrase_lists`]) with a phrase at a word of ASCII letters and digits, matched in
+    /// the line as it is (see [`Line::new`] for when that is the line's lowercase match).
+    fn scan_mixed(&mut self, text: &str) -> (usize, u8) {
+        let phrases = &*PHRASES;
+        let classes = &*CHAR_CLASSES;
+        let bytes = text.as_bytes();
+        let mut lists = 0;
+        let mut cjk_chars = 0;
+        // The previous character: whitespace, and its byte when it is ASCII (0x80 when not).
+        let mut prev_space = true;
+        let mut prev = b' ';
+        let mut in_word = false;
+        let mut word_start = 0;
+        let mut word_all_digits = true;
+        let mut word_ascii = true;
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b.is_ascii() {
+                let class = ASCII_CLASS[usize::from(b)];
+                if class & ALNUM != 0 {
+                    if prev_space {
+                        self.spaced += 1;
+                    }
+                    if !in_word {
+                        in_word = true;
+                        word_start = i;
+                        word_all_digits = true;
+                        word_ascii = true;
+                        self.words += 1;
+                        self.capitalized += usize::from(class & UPPER != 0);
+                        self.lowercase += usize::from(class & LOWER != 0);
+                    }
+                    let end = alnum_run_end(bytes, i + 1);
+                    if bytes[i..end].iter().any(u8::is_ascii_alphabetic) {
+                        self.has_letter = true;
+                        word_all_digits = false;
+                    }
+                    prev_space = false;
+                    prev = bytes[end - 1];
+                    i = end;
+                    continue;
+                }
+                if in_word {
+                    in_word = false;
+                    self.end_word(text, word_start, i, word_all_digits);
+                    if word_ascii {
+                        lists |= phrases.at_word(text, word_start, i - word_start);
+                    }
+                }
+                if class & SPACE == 0 {
+                    if prev_space {
+                        self.spaced += 1;
+                    }
+                    if b == b':' && prev.is_ascii_digit() {
+                        self.date_like |= bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
+                    }
+                    match b {
+                        b'|' => self.separators += 1,
+                        b'/' if prev == b' ' => self.separators += 1,
+                        b',' | b';' | b':' | b'.' | b'!' | b'?' => self.inner_punct += 1,
+                        _ => {}
+                    }
+                }
+                prev_space = class & SPACE != 0;
+                prev = b;
+                i += 1;
+                continue;
+            }
+            let (code, len) = decode_utf8(bytes, i);
+            let class = char_class(classes, code);
+            if class & u16::from(SPACE) == 0 && prev_space {
+                self.spaced += 1;
+            }
+            if class & u16::from(ALNUM) != 0 {
+                self.has_letter |= class & ALPHA != 0;
+                cjk_chars += usize::from(class & CJK != 0);
+                if !in_word {
+                    in_word = true;
+                    word_start = i;
+                    self.words += 1;
+                    self.capitalized += usize::from(class & u16::from(UPPER) != 0);
+                    self.lowercase += usize::from(class & u16::from(LOWER) != 0);
+                }
+                word_all_digits = false;
+                word_ascii = false;
+            } else {
+                if in_word {
+                    in_word = false;
+                    self.end_word(text, word_start, i, word_all_digits);
+                    if word_ascii {
+                        lists |= phrases.at_word(text, word_start, i - word_start);
+                    }
+                }
+                self.separators += usize::from(class & SEPARATOR != 0);
+                self.inner_punct += usize::from(class & PUNCT != 0);
+                self.degree |= class & DEGREE != 0;
+            }
+            self.odd_case |= class & ODD_CASE != 0;
+            prev_space = class & u16::from(SPACE) != 0;
+            prev = 0x80;
+            i += len;
+        }
+        if in_word {
+            self.end_word(text, word_start, bytes.len(), word_all_digits);
+            if word_ascii {
+                lists |= phrases.at_word(text, word_start, bytes.len() - word_start);
+            }
+        }
+        (cjk_chars, lists)
+    }
+
+    /// The end of the word `text[start..end]` for [`Line::scan_mixed`]: a number, maybe a year.
+    #[inline(always)]
+    fn end_word(&mut self, text: &str, start: usize, end: usize, all_digits: bool) {
+        if all_digits {
+            self.numeric += 1;
+            self.date_like |= is_year(&text[start..end]);
+        }
+    }
+
     /// [`Line::scan_chars`] for ASCII text, byte by byte (most lines of news text): the same
     /// counts without decoding characters or asking the Unicode tables. Returns the phrase
     /// lists ([`phrase_lists`]) with a phrase in the line, found at the word starts.
@@ -587,15 +830,14 @@ impl Line {
         let bytes = text.as_bytes();
         let class_of = |b: u8| ASCII_CLASS[usize::from(b)];
         let mut i = 0;
-        let mut prev = b' ';
+        // Whether the previous byte is whitespace (the line start counts as a space).
+        let mut prev_space = true;
         while i < bytes.len() {
             let c = bytes[i];
             let class = class_of(c);
             if class & ALNUM != 0 {
                 // A whole word at once: a run of letters and digits.
-                if class_of(prev) & SPACE != 0 {
-                    self.spaced += 1;
-                }
+                self.spaced += usize::from(prev_space);
                 self.words += 1;
                 self.capitalized += usize::from(class & UPPER != 0);
                 self.lowercase += usize::from(class & LOWER != 0);
@@ -611,13 +853,15 @@ impl Line {
                     self.numeric += 1;
                     self.date_like |= is_year(&text[start..i]);
                 }
-                prev = bytes[i - 1];
+                // Most words end at one space, which does nothing but precede the next.
+                prev_space = bytes.get(i) == Some(&b' ');
+                i += usize::from(prev_space);
                 continue;
             }
             if class & SPACE == 0 {
-                if class_of(prev) & SPACE != 0 {
-                    self.spaced += 1;
-                }
+                self.spaced += usize::from(prev_space);
+                // The byte before (a space before the line).
+                let prev = i.checked_sub(1).map_or(b' ', |p| bytes[p]);
                 if c == b':' && prev.is_ascii_digit() {
                     self.date_like |= bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
                 }
@@ -628,7 +872,7 @@ impl Line {
                     _ => {}
                 }
             }
-            prev = c;
+            prev_space = class & SPACE != 0;
             i += 1;
         }
         lists
@@ -1453,6 +1697,43 @@ fn split_lines(text: &str) -> Vec<&str> {
     lines
 }
 
+/// The normalized hashes of a page's lines (`texts`, trimmed, with their [`shape_key`]s) and
+/// whether each is repeated on the page (another line has its hash). Unless `all`, only lines
+/// whose shape key another line shares are hashed (see `shape_key`): the others keep 0 and are
+/// not repeated. `all` is needed for the site's template counts, and when a line has
+/// [`Line::odd_case`].
+fn page_hashes(texts: &[&str], keys: &[u64], all: bool) -> (Vec<u64>, Vec<bool>) {
+    let shared: Vec<bool> = if all {
+        vec![true; keys.len()]
+    } else {
+        let mut shapes: AHashMap<u64, u32> = AHashMap::with_capacity(keys.len());
+        for &k in keys {
+            *shapes.entry(k).or_insert(0) += 1;
+        }
+        keys.iter()
+            .map(|k| shapes.get(k).is_some_and(|&n| n >= 2))
+            .collect()
+    };
+    let mut hashes: Vec<u64> = vec![0; keys.len()];
+    let hashed = shared.iter().filter(|&&s| s).count();
+    if hashed == 0 {
+        return (hashes, shared);
+    }
+    let mut in_page: AHashMap<u64, u32> = AHashMap::with_capacity(hashed);
+    for ((h, text), &hashed) in hashes.iter_mut().zip(texts).zip(&shared) {
+        if hashed {
+            *h = normalized_hash(text);
+            *in_page.entry(*h).or_insert(0) += 1;
+        }
+    }
+    let repeated = hashes
+        .iter()
+        .zip(&shared)
+        .map(|(h, &hashed)| hashed && in_page.get(h).is_some_and(|&n| n >= 2))
+        .collect();
+    (hashes, repeated)
+}
+
 /// A page's lines and the classifier's decision for each non-empty one.
 struct Decided<'t> {
     raw: Vec<&'t str>,
@@ -1473,24 +1754,29 @@ fn decide<'t>(
     // Indices of non-empty lines and their features.
     let mut index: Vec<usize> = Vec::with_capacity(raw.len());
     let mut lines: Vec<Line> = Vec::with_capacity(raw.len());
-    let mut hashes: Vec<u64> = Vec::with_capacity(raw.len());
+    let mut keys: Vec<u64> = Vec::with_capacity(raw.len());
+    let mut trimmed: Vec<&str> = Vec::with_capacity(raw.len());
+    let mut odd_case = false;
     for (i, l) in raw.iter().enumerate() {
         let t = l.trim();
         if t.is_empty() {
             continue;
         }
-        let (line, hash) = Line::new(t);
+        let line = Line::new(t);
+        keys.push(shape_key(&line, t));
+        odd_case |= line.odd_case;
+        trimmed.push(t);
         index.push(i);
         lines.push(line);
-        hashes.push(hash);
     }
-    let mut in_page: AHashMap<u64, u32> = AHashMap::with_capacity(hashes.len());
-    for &h in &hashes {
-        *in_page.entry(h).or_insert(0) += 1;
+    let site_templates = site.zip(templates);
+    let all = site_templates.is_some() || odd_case;
+    let (hashes, repeated) = page_hashes(&trimmed, &keys, all);
+    for (line, r) in lines.iter_mut().zip(repeated) {
+        line.repeated = r;
     }
-    for (line, &h) in lines.iter_mut().zip(&hashes) {
-        line.repeated = in_page.get(&h).is_some_and(|&n| n >= 2);
-        if let (Some(site), Some(t)) = (site, templates) {
+    if let Some((site, t)) = site_templates {
+        for (line, &h) in lines.iter_mut().zip(&hashes) {
             if line.has_letter {
                 line.template_pages = t.pages_with(site, h);
             }
@@ -1569,7 +1855,14 @@ fn decide<'t>(
             *outside_count.entry(h).or_insert(0) += 1;
         }
     }
-    let copies_outside = |j: usize| outside_count.get(&hashes[j]).copied().unwrap_or(0);
+    // A line repeated nowhere has no copies outside (and may have no hash).
+    let copies_outside = |j: usize| {
+        if lines[j].repeated {
+            outside_count.get(&hashes[j]).copied().unwrap_or(0)
+        } else {
+            0
+        }
+    };
 
     // Word 4-grams of the article, built only when a line long enough to be kept outside it
     // exists: such a line may be the whole article again in one block (a schema.org
@@ -1952,6 +2245,35 @@ mod tests {
         }
     }
 
+    /// Pieces of lines outside ASCII: long ASCII words, digits and clock times, letters of
+    /// other scripts (cased or not, CJK, combining marks, 4-byte characters), the separators,
+    /// punctuation and whitespace that `scan_chars` counts, İ and the Kelvin sign.
+    const MIXED_PIECES: &str = r"[a-zA-Z0-9]{1,12}|[0-9]{1,4}:[0-9]{2}|(19|20)[0-9]{2}|[ \t|/:,;.!?'-]{1,2}|[éÉßẞΣσςЖжİ\u{212a}中日ひカ한글\u{301}\u{345}ǅⅧⅷ①٣𝐀😀]{1,3}|[•»›·◦▪°،、，…。！？؟।։۔“”’—]|[\u{a0}\u{3000}\u{2003}\u{85}\u{2028}]";
+
+    proptest::proptest! {
+        #[test]
+        fn mixed_lines_are_scanned_as_characters_would_be(
+            pieces in proptest::collection::vec(MIXED_PIECES, 0..16),
+        ) {
+            let text = pieces.concat();
+            let (mut mixed, mut chars) = (Line::default(), Line::default());
+            let (cjk, _) = mixed.scan_mixed(&text);
+            proptest::prop_assert_eq!(cjk, chars.scan_chars(&text));
+            proptest::prop_assert_eq!(mixed, chars, "{:?}", text);
+        }
+    }
+
+    #[test]
+    fn every_character_is_scanned_as_characters_would_be() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let text = format!("{c}x{c}9:{c}1 {c}/");
+            let (mut mixed, mut chars) = (Line::default(), Line::default());
+            let (cjk, _) = mixed.scan_mixed(&text);
+            assert_eq!(cjk, chars.scan_chars(&text), "{c:?}");
+            assert_eq!(mixed, chars, "{c:?}");
+        }
+    }
+
     /// Whether `needle` occurs in `haystack` at word boundaries: the phrase search as first
     /// written, one `find` per phrase.
     fn contains_words(haystack: &str, needle: &str) -> bool {
@@ -2080,6 +2402,37 @@ mod tests {
 
     proptest::proptest! {
         #[test]
+        fn long_lines_outside_ascii_have_the_prompt_of_their_lowercase(
+            pieces in proptest::collection::vec(proptest::sample::select(PROMPT_PIECES), 0..12),
+            fill in proptest::collection::vec(MIXED_PIECES, 0..40),
+        ) {
+            // Phrases among enough words for the long-line rule, some of them split by
+            // characters outside ASCII.
+            let mut text = String::new();
+            for k in 0..pieces.len().max(fill.len()) {
+                if let Some(p) = pieces.get(k) {
+                    text.push_str(p);
+                    text.push(' ');
+                }
+                if let Some(f) = fill.get(k) {
+                    text.push_str(f);
+                    text.push_str(if k % 3 == 0 { "" } else { " " });
+                }
+            }
+            text.push_str(" é");
+            let text = text.trim();
+            let line = Line::new(text);
+            proptest::prop_assert_eq!(
+                line.prompt,
+                prompt_kind_unicode(text, line.words),
+                "{:?}",
+                text
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
         fn prompts_are_found_as_the_phrase_by_phrase_search_finds_them(
             pieces in proptest::collection::vec(proptest::sample::select(PROMPT_PIECES), 0..12),
             words in 0usize..50,
@@ -2197,6 +2550,91 @@ mod tests {
             let mut norm = Vec::new();
             normalize_line(&text, &mut norm);
             proptest::prop_assert_eq!(&norm, &normalize_ascii_bytewise(text.as_bytes()));
+        }
+    }
+
+    /// Short lines of characters that normalize alike (case, digits, whitespace outside ASCII,
+    /// characters whose lowercase is longer or shorter, CJK, İ and the Kelvin sign), so that
+    /// lines with one normalized line come up often.
+    const SHAPE_PIECES: &str = "[aA19 \t.\u{a0}\u{3000}éÉßẞΣσςȺⱥ中İi\u{307}\u{212a}kK-]{1,5}";
+
+    /// The trimmed non-empty lines of `texts`, with their features and shape keys.
+    fn shaped(texts: &[String]) -> Vec<(&str, Line, u64)> {
+        texts
+            .iter()
+            .map(|t| t.trim())
+            .filter(|t| !t.is_empty())
+            .map(|t| {
+                let line = Line::new(t);
+                let key = shape_key(&line, t);
+                (t, line, key)
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lines_normalized_alike_have_one_shape_key(
+            texts in proptest::collection::vec(SHAPE_PIECES, 2..12),
+        ) {
+            let lines = shaped(&texts);
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for (t, line, key) in &lines {
+                for (u, other, other_key) in &lines {
+                    normalize_line(t, &mut a);
+                    normalize_line(u, &mut b);
+                    if a == b && !line.odd_case && !other.odd_case {
+                        proptest::prop_assert_eq!(key, other_key, "{:?} {:?}", t, u);
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn lines_are_repeated_as_when_every_line_is_hashed(
+            texts in proptest::collection::vec(SHAPE_PIECES, 0..16),
+        ) {
+            let lines = shaped(&texts);
+            let keys: Vec<u64> = lines.iter().map(|l| l.2).collect();
+            let odd_case = lines.iter().any(|l| l.1.odd_case);
+            let texts: Vec<&str> = lines.iter().map(|l| l.0).collect();
+            let (every, every_repeated) = page_hashes(&texts, &keys, true);
+            let (some, repeated) = page_hashes(&texts, &keys, odd_case);
+            proptest::prop_assert_eq!(&repeated, &every_repeated);
+            for j in 0..lines.len() {
+                if repeated[j] {
+                    proptest::prop_assert_eq!(some[j], every[j]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn odd_case_is_the_characters_whose_lowercase_changes_their_kind() {
+        // `shape_key` relies on every other character lowercasing to one character that is a
+        // letter, digit, whitespace or ASCII exactly when it is.
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let lower: Vec<char> = c.to_lowercase().collect();
+            let same_kind = lower.len() == 1
+                && lower[0].is_alphanumeric() == c.is_alphanumeric()
+                && lower[0].is_whitespace() == c.is_whitespace()
+                && lower[0].is_ascii() == c.is_ascii()
+                && lower[0].is_ascii_digit() == c.is_ascii_digit();
+            let mut line = Line::default();
+            line.scan_chars(&c.to_string());
+            assert_eq!(line.odd_case, !same_kind, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn only_themselves_lowercase_to_the_characters_of_substring_prompts() {
+        // `Line::new` looks for substring prompts in long lines as they are, not lowercased.
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let lower: String = c.to_lowercase().collect();
+            let in_prompt = lower
+                .chars()
+                .any(|l| SUBSTRING_PROMPTS.iter().any(|p| p.contains(l)));
+            assert!(!in_prompt || lower == c.to_string(), "{c:?}");
         }
     }
 
