@@ -20,6 +20,8 @@
 //!   (byte offsets are unchanged).
 //! - A record larger than `max_doc_bytes` is rejected without being held in memory.
 
+mod fast_json;
+
 use crate::doc::{Doc, Origin};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use std::fs::File;
@@ -390,13 +392,12 @@ impl Reader {
             Ok(t) => t,
             Err(reason) => return reject(None, reason),
         };
-        let mut de = serde_json::Deserializer::from_str(&text);
-        let fields = match RecordSeed(config)
-            .deserialize(&mut de)
-            .and_then(|fields| de.end().map(|()| fields))
-        {
-            Ok(f) => f,
-            Err(e) => return reject(None, format!("not a JSON object: {}", json_error(&e))),
+        let fields = match fast_json::record(&text, config) {
+            Some(f) => f,
+            None => match serde_record(&text, config) {
+                Ok(f) => f,
+                Err(e) => return reject(None, format!("not a JSON object: {}", json_error(&e))),
+            },
         };
         let id = match fields.id {
             None | Some(serde_json::Value::Null) => origin.to_string(),
@@ -458,12 +459,52 @@ impl Iterator for Reader {
 }
 
 /// The fields of a record the reader uses (the last of a repeated key wins).
-#[derive(Default)]
+#[derive(Debug, Default, PartialEq)]
 struct Record {
     id: Option<serde_json::Value>,
     text: Option<serde_json::Value>,
     site: Option<serde_json::Value>,
     url: Option<serde_json::Value>,
+}
+
+/// Which of a record's fields (id, text, site, url) a key names; one key may name several.
+fn roles(config: &InputConfig, key: &str) -> [bool; 4] {
+    [
+        &config.id_field,
+        &config.text_field,
+        &config.site_field,
+        &config.url_field,
+    ]
+    .map(|name| *name == key)
+}
+
+impl Record {
+    /// Give `value` to the fields its key names (`roles`).
+    fn set(&mut self, roles: [bool; 4], value: serde_json::Value) {
+        let Some(last) = roles.iter().rposition(|is| *is) else {
+            return;
+        };
+        let slots = [&mut self.id, &mut self.text, &mut self.site, &mut self.url];
+        // One field can serve two roles (say, `--id-field text`): clone for all but the last.
+        let mut value = Some(value);
+        for (role, slot) in slots.into_iter().enumerate() {
+            if role == last {
+                *slot = value.take();
+                break;
+            }
+            if roles[role] {
+                *slot = value.clone();
+            }
+        }
+    }
+}
+
+/// The record in a JSONL line, read by serde_json (what [`fast_json::record`] declines).
+fn serde_record(text: &str, config: &InputConfig) -> serde_json::Result<Record> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let fields = RecordSeed(config).deserialize(&mut de)?;
+    de.end()?;
+    Ok(fields)
 }
 
 /// Reads a [`Record`] in one pass over the line, skipping the other fields' values unbuilt
@@ -488,33 +529,11 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
         let config = self.0;
         let mut record = Record::default();
         while let Some(key) = map.next_key::<String>()? {
-            let roles = [
-                &config.id_field,
-                &config.text_field,
-                &config.site_field,
-                &config.url_field,
-            ]
-            .map(|name| *name == key);
-            let Some(last) = roles.iter().rposition(|is| *is) else {
+            let roles = roles(config, &key);
+            if roles.iter().any(|r| *r) {
+                record.set(roles, map.next_value()?);
+            } else {
                 map.next_value::<IgnoredAny>()?;
-                continue;
-            };
-            let value: serde_json::Value = map.next_value()?;
-            let slots = [
-                &mut record.id,
-                &mut record.text,
-                &mut record.site,
-                &mut record.url,
-            ];
-            // One field can serve two roles (say, `--id-field text`): clone for all but the last.
-            for (role, slot) in slots.into_iter().enumerate() {
-                if role == last {
-                    *slot = Some(value);
-                    break;
-                }
-                if roles[role] {
-                    *slot = Some(value.clone());
-                }
             }
         }
         Ok(record)
