@@ -49,6 +49,10 @@ pub(super) fn record(json: &str, config: &InputConfig) -> Option<Record> {
     }
 }
 
+thread_local! {
+    static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
 /// JSON's whitespace (serde_json's too): space, tab, LF, CR.
 fn skip_space(bytes: &[u8], mut i: usize) -> usize {
     while let Some(b' ' | b'\t' | b'\n' | b'\r') = bytes.get(i) {
@@ -70,12 +74,15 @@ fn value(json: &str, i: usize, build: bool) -> Option<(Option<Value>, usize)> {
             .then(|| (build.then_some(value), i + word.len()))
     };
     match *bytes.get(i)? {
-        b'"' => {
-            // The rest of the line bounds the string: one allocation, no regrowth.
-            let mut text = String::with_capacity(if build { bytes.len() - i } else { 0 });
-            let end = string(json, i + 1, build.then_some(&mut text))?;
-            Some((build.then_some(Value::String(text)), end))
-        }
+        b'"' if build => SCRATCH.with(|scratch| {
+            // Unescaped into a buffer kept for the thread, then copied at its exact length: a
+            // string sized by the line, or grown by doubling, held tens of MB more in batches.
+            let mut scratch = scratch.borrow_mut();
+            scratch.clear();
+            let end = string(json, i + 1, Some(&mut scratch))?;
+            Some((Some(Value::String(scratch.as_str().to_owned())), end))
+        }),
+        b'"' => Some((None, string(json, i + 1, None)?)),
         b'n' => literal("null", Value::Null),
         b't' => literal("true", Value::Bool(true)),
         b'f' => literal("false", Value::Bool(false)),
