@@ -252,24 +252,20 @@ impl LineCounts {
 
     /// Count a batch of documents in parallel.
     pub fn observe_docs(&mut self, docs: &[Doc], config: &DedupConfig, clean: bool) {
-        self.observe_docs_keeping(docs, config, clean);
-    }
-
-    /// Count a batch of documents in parallel and return each one's [`short_lines`], for a
-    /// caller that keeps them until it matches the documents ([`dropped_lines_given`]).
-    pub fn observe_docs_keeping(
-        &mut self,
-        docs: &[Doc],
-        config: &DedupConfig,
-        clean: bool,
-    ) -> Vec<Vec<ShortLine>> {
         let short: Vec<Vec<ShortLine>> = docs
             .par_iter()
             .map(|d| config.short_lines(&d.text))
             .collect();
+        self.observe_docs_with(docs, &short, clean);
+    }
+
+    /// Count a batch of documents in parallel whose [`short_lines`] are known (`short[i]` are
+    /// those of `docs[i]`), for a caller that keeps them until it matches the documents
+    /// ([`dropped_lines_given`]).
+    pub fn observe_docs_with(&mut self, docs: &[Doc], short: &[Vec<ShortLine>], clean: bool) {
         let part = docs
             .par_iter()
-            .zip(&short)
+            .zip(short)
             .fold(LineCounts::default, |mut c, (d, short)| {
                 c.observe_with(&d.text, d.site.as_deref(), short, clean);
                 c
@@ -279,7 +275,6 @@ impl LineCounts {
                 a
             });
         self.merge(part);
-        short
     }
 
     /// The statistics matching needs: template counts (when cleaning) and the repeated lines.
@@ -384,20 +379,34 @@ pub fn dropped_lines_given(
     stats: &LineStats,
     repeated: &[u32],
 ) -> Vec<u32> {
-    let boilerplate: Vec<u32> = match &stats.templates {
-        Some(templates) => {
-            boilerplate::removed_lines(text, site, Some(templates), &CleanConfig::default())
-                .into_iter()
-                .filter(|(_, reason)| reason.is_line_evidence())
-                .map(|(line, _)| (line as u32).saturating_sub(1))
-                .collect()
-        }
+    let boilerplate = match &stats.templates {
+        Some(templates) => boilerplate_lines(text, site, Some(templates)),
         None => Vec::new(),
     };
+    merge_lines(boilerplate, repeated)
+}
+
+/// The lines (0-based, ascending) that cleaning takes out of a page for matching: those the
+/// classifier removes on the line's own evidence. Site templates count only on a page with a
+/// site, so a page without one can be classified before the corpus is counted (`templates`
+/// None: the same lines, a unit test holds it).
+pub fn boilerplate_lines(
+    text: &str,
+    site: Option<&str>,
+    templates: Option<&TemplateCounts>,
+) -> Vec<u32> {
+    boilerplate::removed_lines(text, site, templates, &CleanConfig::default())
+        .into_iter()
+        .filter(|(_, reason)| reason.is_line_evidence())
+        .map(|(line, _)| (line as u32).saturating_sub(1))
+        .collect()
+}
+
+/// The union of two ascending lists of line numbers, ascending.
+pub fn merge_lines(boilerplate: Vec<u32>, repeated: &[u32]) -> Vec<u32> {
     if repeated.is_empty() {
         return boilerplate;
     }
-    // Both lists ascend: merge them.
     let mut dropped = Vec::with_capacity(boilerplate.len() + repeated.len());
     let (mut a, mut b) = (boilerplate.iter().peekable(), repeated.iter().peekable());
     loop {
@@ -1318,6 +1327,28 @@ pub fn repeated_line_numbers(texts: &[&str], config: &DedupConfig) -> Vec<Vec<us
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_page_without_a_site_is_classified_the_same_before_the_counts() {
+        let furniture = "Home | World | Business | Sport\nShare this article";
+        let template =
+            "Our reporting is paid for by readers like you, and every gift helps us go on.";
+        let mut templates = TemplateCounts::new();
+        for i in 0..4 {
+            let page = format!("{furniture}\nStory {i} opens here with a sentence long enough to be prose, as articles do.\n{template}");
+            templates.observe(Some("example.com"), &page);
+            templates.observe(None, &page);
+        }
+        let page = format!("{furniture}\nThe minister said on Monday that the talks would go on, and that nothing was settled yet.\n{template}\n12:45 London 14°C");
+        let before = boilerplate_lines(&page, None, None);
+        assert_eq!(before, boilerplate_lines(&page, None, Some(&templates)));
+        assert!(!before.is_empty());
+        // With the site, the counted templates do count.
+        assert_ne!(
+            boilerplate_lines(&page, Some("example.com"), Some(&templates)),
+            boilerplate_lines(&page, Some("example.com"), None)
+        );
+    }
+
     proptest::proptest! {
         #[test]
         fn has_ascii_words_means_enough_words(text in "[a-zA-Z,.'` \t\u{0B}\u{2019}\u{00E9}-]{0,120}", n in 1usize..20) {

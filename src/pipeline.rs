@@ -25,9 +25,9 @@
 
 use crate::cluster::{self, UnionFind};
 use crate::dedup::{
-    check_pair, dropped_lines_given, exact_copies, join_exact_copies, search_entry, shingled,
-    stock_cap, without_lines, CandidateKeys, DedupConfig, DocFrequency, DocKeys, DroppedLines,
-    LineCounts, LineStats, Outcome, ShortLine, Sketch,
+    boilerplate_lines, check_pair, dropped_lines_given, exact_copies, join_exact_copies,
+    merge_lines, search_entry, shingled, stock_cap, without_lines, CandidateKeys, DedupConfig,
+    DocFrequency, DocKeys, DroppedLines, LineCounts, LineStats, Outcome, ShortLine, Sketch,
 };
 use crate::doc::Doc;
 use crate::shingle::Unit;
@@ -129,6 +129,31 @@ impl Pass {
     }
 }
 
+/// The boilerplate lines of the pages pass 1 classified (those without a site), run-length
+/// coded, and which pages those are.
+#[derive(Default)]
+struct ClassifiedPages {
+    lines: DroppedLines,
+    classified: Vec<bool>,
+}
+
+impl ClassifiedPages {
+    /// Append the next document: its boilerplate lines, or None when pass 2 classifies it.
+    fn push(&mut self, lines: Option<&[u32]>) {
+        self.classified.push(lines.is_some());
+        self.lines.push(lines.unwrap_or_default());
+    }
+
+    /// The boilerplate lines of document `doc`, when pass 1 classified it.
+    fn get(&self, doc: usize) -> Option<Vec<u32>> {
+        self.classified
+            .get(doc)
+            .copied()
+            .unwrap_or(false)
+            .then(|| self.lines.get(doc))
+    }
+}
+
 /// Cluster the documents of `corpus`. `progress(pass, documents)` is called after each batch
 /// with the number of documents the pass has done so far.
 pub fn dedup<C: Corpus>(
@@ -142,15 +167,30 @@ where
 {
     // Pass 1: lines. Each document's short lines are kept (about two a document) until the
     // counts are known, then only the repeated ones: pass 2 need not hash its lines again.
-    let (stats, repeated) = if clean || config.repeat_min_docs > 0 {
+    // A page without a site is classified here too (site templates need a site), while the
+    // reader, not the workers, sets the pace; pass 2 classifies only pages with a site.
+    let (stats, repeated, pages) = if clean || config.repeat_min_docs > 0 {
         let mut counts = LineCounts::default();
         let mut short: Vec<ShortLine> = Vec::new();
         let mut short_starts: Vec<usize> = vec![0];
+        let mut pages = ClassifiedPages::default();
         let mut done = 0;
         corpus.for_each_batch(&every_document, &mut |batch| {
-            for lines in counts.observe_docs_keeping(batch.docs, config, clean) {
-                short.extend(lines);
+            let lines: Vec<(Vec<ShortLine>, Option<Vec<u32>>)> = batch
+                .docs
+                .par_iter()
+                .map(|d| {
+                    let page =
+                        (clean && d.site.is_none()).then(|| boilerplate_lines(&d.text, None, None));
+                    (config.short_lines(&d.text), page)
+                })
+                .collect();
+            let (shorts, classified): (Vec<_>, Vec<_>) = lines.into_iter().unzip();
+            counts.observe_docs_with(batch.docs, &shorts, clean);
+            for (doc_short, page) in shorts.into_iter().zip(classified) {
+                short.extend(doc_short);
                 short_starts.push(short.len());
+                pages.push(page.as_deref());
             }
             done += batch.docs.len();
             progress(Pass::Lines, done);
@@ -160,9 +200,13 @@ where
         for doc in short_starts.windows(2) {
             repeated.push(&stats.repeated_among(&short[doc[0]..doc[1]]));
         }
-        (stats, repeated)
+        (stats, repeated, pages)
     } else {
-        (LineStats::default(), DroppedLines::default())
+        (
+            LineStats::default(),
+            DroppedLines::default(),
+            ClassifiedPages::default(),
+        )
     };
 
     // Pass 2: sketches, reduced to what candidate search needs.
@@ -181,12 +225,15 @@ where
             .par_iter()
             .zip(batch.positions)
             .map(|(d, &position)| {
-                let lines = dropped_lines_given(
-                    &d.text,
-                    d.site.as_deref(),
-                    &stats,
-                    &repeated.get(position),
-                );
+                let lines = match pages.get(position) {
+                    Some(page) => merge_lines(page, &repeated.get(position)),
+                    None => dropped_lines_given(
+                        &d.text,
+                        d.site.as_deref(),
+                        &stats,
+                        &repeated.get(position),
+                    ),
+                };
                 let (keys, hash, chars) =
                     search_entry(&without_lines(&d.text, &lines), config, &index, &df);
                 (keys, hash, chars, lines)
@@ -218,6 +265,7 @@ where
     let with_sequence = config.similarity == Similarity::Containment;
     drop(stats);
     drop(repeated);
+    drop(pages);
     let state = |i: u32, d: &Doc| {
         let mut s = shingled(&without_lines(&d.text, &dropped.get(i as usize)), config);
         s.set.retain(|h| !stock.contains(*h));
