@@ -358,7 +358,7 @@ pub fn short_lines(text: &str, max_words: usize) -> Vec<ShortLine> {
 /// ignores ([`boilerplate::matching_text`]); then without the short lines repeated across
 /// many documents. Long repeated lines are kept: that is how wire copy looks.
 pub fn matching_text(text: &str, site: Option<&str>, stats: &LineStats) -> String {
-    without_lines(text, &dropped_lines(text, site, stats))
+    without_lines(text, &dropped_lines(text, site, stats)).into_owned()
 }
 
 /// The lines (0-based, ascending) that [`matching_text`] leaves out of `text`.
@@ -435,11 +435,54 @@ pub fn merge_lines(boilerplate: Vec<u32>, repeated: &[u32]) -> Vec<u32> {
     dropped
 }
 
-/// `text` without the lines `dropped` (0-based, ascending), the others joined by `\n`.
-pub fn without_lines(text: &str, dropped: &[u32]) -> String {
+/// `text` without the lines `dropped` (0-based, ascending), the others joined by `\n`; the
+/// text itself when nothing is dropped.
+pub fn without_lines<'a>(text: &'a str, dropped: &[u32]) -> std::borrow::Cow<'a, str> {
     if dropped.is_empty() {
-        return text.to_string();
+        return std::borrow::Cow::Borrowed(text);
     }
+    if memchr::memchr(b'\r', text.as_bytes()).is_some() {
+        // `str::lines` takes the CR of a CRLF off each line: line by line.
+        return std::borrow::Cow::Owned(without_lines_one_by_one(text, dropped));
+    }
+    // Without CRs a run of kept lines is one slice of the text, copied at once.
+    let mut out = String::with_capacity(text.len());
+    let mut first = true;
+    let mut push_run = |run: &str| {
+        if !first {
+            out.push('\n');
+        }
+        out.push_str(run);
+        first = false;
+    };
+    let mut next = dropped.iter().copied().peekable();
+    let mut run_start: Option<usize> = None;
+    let mut line_start = 0;
+    // Each line's end; the last line's too when no line break ends the text (`str::lines`
+    // makes no empty line after a final break).
+    let last = (!text.is_empty() && !text.ends_with('\n')).then_some(text.len());
+    for (line, end) in memchr::memchr_iter(b'\n', text.as_bytes())
+        .chain(last)
+        .enumerate()
+    {
+        if next.next_if_eq(&(line as u32)).is_some() {
+            if let Some(start) = run_start.take() {
+                // The run ends at the break before this line.
+                push_run(&text[start..line_start - 1]);
+            }
+        } else if run_start.is_none() {
+            run_start = Some(line_start);
+        }
+        line_start = end + 1;
+    }
+    if let Some(start) = run_start {
+        push_run(&text[start..line_start - 1]);
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// [`without_lines`] a line at a time.
+fn without_lines_one_by_one(text: &str, dropped: &[u32]) -> String {
     let mut next = dropped.iter().copied().peekable();
     let mut out = String::with_capacity(text.len());
     let mut first = true;
@@ -1362,6 +1405,20 @@ mod tests {
             let bytes: Vec<u8> = sequence.iter().flat_map(|h| h.to_le_bytes()).collect();
             let expected = (!sequence.is_empty()).then(|| shingle::hash_bytes(&bytes));
             proptest::prop_assert_eq!(content_hash(&sequence), expected);
+        }
+
+        #[test]
+        fn without_lines_copies_runs_as_lines_would(
+            text in proptest::prop_oneof!["[ab\n]{0,40}", "[ab\n\r]{0,40}"],
+            dropped in proptest::collection::btree_set(0u32..12, 0..8),
+        ) {
+            let dropped: Vec<u32> = dropped.into_iter().collect();
+            let expected = if dropped.is_empty() {
+                text.clone()
+            } else {
+                without_lines_one_by_one(&text, &dropped)
+            };
+            proptest::prop_assert_eq!(without_lines(&text, &dropped), expected);
         }
 
         #[test]
