@@ -754,15 +754,7 @@ impl Line {
                     if prev_space {
                         self.spaced += 1;
                     }
-                    if b == b':' && prev.is_ascii_digit() {
-                        self.date_like |= bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
-                    }
-                    match b {
-                        b'|' => self.separators += 1,
-                        b'/' if prev == b' ' => self.separators += 1,
-                        b',' | b';' | b':' | b'.' | b'!' | b'?' => self.inner_punct += 1,
-                        _ => {}
-                    }
+                    self.ascii_mark(bytes, i, prev);
                 }
                 prev_space = class & SPACE != 0;
                 prev = b;
@@ -810,6 +802,23 @@ impl Line {
             }
         }
         (cjk_chars, lists)
+    }
+
+    /// An ASCII byte `bytes[i]` that is neither a word byte nor whitespace, for the ASCII scans:
+    /// separators, inner punctuation and the colon of a time. `prev` is the byte before (a
+    /// space at the line start, 0x80 after a character outside ASCII).
+    #[inline(always)]
+    fn ascii_mark(&mut self, bytes: &[u8], i: usize, prev: u8) {
+        let mark = bytes[i];
+        if mark == b':' && prev.is_ascii_digit() {
+            self.date_like |= bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
+        }
+        match mark {
+            b'|' => self.separators += 1,
+            b'/' if prev == b' ' => self.separators += 1,
+            b',' | b';' | b':' | b'.' | b'!' | b'?' => self.inner_punct += 1,
+            _ => {}
+        }
     }
 
     /// The end of the word `text[start..end]` for [`Line::scan_mixed`]: a number, maybe a year.
@@ -862,15 +871,7 @@ impl Line {
                 self.spaced += usize::from(prev_space);
                 // The byte before (a space before the line).
                 let prev = i.checked_sub(1).map_or(b' ', |p| bytes[p]);
-                if c == b':' && prev.is_ascii_digit() {
-                    self.date_like |= bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
-                }
-                match c {
-                    b'|' => self.separators += 1,
-                    b'/' if prev == b' ' => self.separators += 1,
-                    b',' | b';' | b':' | b'.' | b'!' | b'?' => self.inner_punct += 1,
-                    _ => {}
-                }
+                self.ascii_mark(bytes, i, prev);
             }
             prev_space = class & SPACE != 0;
             i += 1;
