@@ -547,12 +547,20 @@ pub fn shingles(normalized: &str, config: &ShingleConfig) -> Vec<u64> {
 
 /// Like [`shingles`], appending into a reused buffer (no allocation per shingle).
 pub fn shingles_into(normalized: &str, config: &ShingleConfig, out: &mut Vec<u64>) {
-    let ascii = normalized.is_ascii();
-    if ascii && config.unit == Unit::Word {
-        let hashes = ascii_word_hashes(normalized, false, config.ocr_fold);
-        return word_ngrams(&hashes, config.ngram.max(1), out);
+    let n = config.ngram.max(1);
+    match config.unit {
+        Unit::Word => {
+            let mut hashes = Vec::new();
+            push_word_hashes(normalized, config.ocr_fold, &mut hashes);
+            word_ngrams(&hashes, n, out);
+        }
+        Unit::Char => {
+            let mut joined = String::new();
+            let ascii = normalized.is_ascii();
+            push_joined_words(words(normalized), ascii, config.ocr_fold, &mut joined);
+            char_ngrams(&joined, n, out);
+        }
     }
-    shingles_of_words(words(normalized), ascii, config, out);
 }
 
 /// The shingle hashes of `normalize(text)`, appended to `out`: equal to [`shingles_into`] of
@@ -564,7 +572,12 @@ pub fn text_shingles_into(text: &str, config: &ShingleConfig, out: &mut Vec<u64>
             let hashes = ascii_word_hashes(&joined, true, config.ocr_fold);
             word_ngrams(&hashes, config.ngram.max(1), out);
         }
-        Some(joined) => shingles_of_words(AsciiWords::new(&joined, true), true, config, out),
+        Some(joined) => {
+            let mut words = String::new();
+            let ascii_words = AsciiWords::new(&joined, true);
+            push_joined_words(ascii_words, true, config.ocr_fold, &mut words);
+            char_ngrams(&words, config.ngram.max(1), out);
+        }
         None => {
             let joined = crate::normalize::join_hyphenated_line_breaks(text);
             if lines_start_plainly(&joined) {
@@ -602,104 +615,74 @@ fn lines_start_plainly(text: &str) -> bool {
 /// breaks joined: most such texts are ASCII but for a line or two (a name with an accent, a
 /// pound sign), and only those lines take the slower Unicode path.
 fn shingles_by_line(text: &str, config: &ShingleConfig, out: &mut Vec<u64>) {
-    let n = config.ngram.max(1);
-    match config.unit {
-        Unit::Word => {
-            let mut hashes = Vec::new();
-            let mut skeleton = String::new();
-            for line in text.split('\n') {
-                // A line holds no break, so `ascii_joined` joins nothing here.
-                if let Some(ascii) = crate::normalize::ascii_joined(line) {
-                    hashes.extend(ascii_word_hashes(&ascii, true, config.ocr_fold));
-                    continue;
-                }
+    let fold = config.ocr_fold;
+    let mut hashes = Vec::new();
+    let mut joined = String::new();
+    for line in text.split('\n') {
+        // A line holds no break, so `ascii_joined` joins nothing here.
+        match (crate::normalize::ascii_joined(line), config.unit) {
+            (Some(ascii), Unit::Word) => hashes.extend(ascii_word_hashes(&ascii, true, fold)),
+            (Some(ascii), Unit::Char) => {
+                push_joined_words(AsciiWords::new(&ascii, true), true, fold, &mut joined)
+            }
+            (None, Unit::Word) => {
+                push_word_hashes(&crate::normalize::normalize(line), fold, &mut hashes)
+            }
+            (None, Unit::Char) => {
                 let normalized = crate::normalize::normalize(line);
-                if normalized.is_ascii() {
-                    hashes.extend(ascii_word_hashes(&normalized, false, config.ocr_fold));
-                } else {
-                    hashes.extend(
-                        normalized
-                            .unicode_words()
-                            .map(|w| word_hash(w, config.ocr_fold, &mut skeleton)),
-                    );
-                }
+                let ascii = normalized.is_ascii();
+                push_joined_words(words(&normalized), ascii, fold, &mut joined);
             }
-            word_ngrams(&hashes, n, out);
         }
-        Unit::Char => {
-            let mut joined = String::new();
-            for line in text.split('\n') {
-                if let Some(ascii) = crate::normalize::ascii_joined(line) {
-                    let mut bytes = Vec::new();
-                    for w in AsciiWords::new(&ascii, true) {
-                        push_ascii_word(w.as_bytes(), config.ocr_fold, &mut bytes);
-                    }
-                    // Only ASCII bytes were pushed.
-                    joined.push_str(std::str::from_utf8(&bytes).unwrap_or_default());
-                    continue;
-                }
-                for w in words(&crate::normalize::normalize(line)) {
-                    if config.ocr_fold {
-                        push_ocr_skeleton(w, &mut joined);
-                    } else {
-                        joined.push_str(w);
-                    }
-                }
-            }
-            char_ngrams(&joined, n, out);
-        }
+    }
+    match config.unit {
+        Unit::Word => word_ngrams(&hashes, config.ngram.max(1), out),
+        Unit::Char => char_ngrams(&joined, config.ngram.max(1), out),
     }
 }
 
-/// The hash of a normalized word, folded to its OCR skeleton when `fold` is set.
-fn word_hash(word: &str, fold: bool, skeleton: &mut String) -> u64 {
-    if fold {
-        skeleton.clear();
-        push_ocr_skeleton(word, skeleton);
-        hash_bytes(skeleton.as_bytes())
-    } else {
-        hash_bytes(word.as_bytes())
+/// Append the hash of each word of a normalized text, folded to its OCR skeleton when `fold`
+/// is set (an ASCII text's words by [`ascii_word_hashes`]).
+fn push_word_hashes(normalized: &str, fold: bool, out: &mut Vec<u64>) {
+    if normalized.is_ascii() {
+        out.extend(ascii_word_hashes(normalized, false, fold));
+        return;
     }
+    let mut skeleton = String::new();
+    out.extend(normalized.unicode_words().map(|word| {
+        if fold {
+            skeleton.clear();
+            push_ocr_skeleton(word, &mut skeleton);
+            hash_bytes(skeleton.as_bytes())
+        } else {
+            hash_bytes(word.as_bytes())
+        }
+    }));
 }
 
-/// Shingles of a text's words: character shingles of any text, word shingles of a normalized
-/// non-ASCII text (ASCII words are hashed by [`ascii_word_hashes`]). `ascii` words may still
-/// need lowercasing (see [`push_ascii_word`]), others are normalized already.
-fn shingles_of_words<'a>(
+/// Append `words` to `joined` without separators, as character shingles read them: OCR-folded
+/// when `fold` is set; `ascii` words may still need lowercasing (see [`push_ascii_word`]),
+/// others are normalized already.
+fn push_joined_words<'a>(
     words: impl Iterator<Item = &'a str>,
     ascii: bool,
-    config: &ShingleConfig,
-    out: &mut Vec<u64>,
+    fold: bool,
+    joined: &mut String,
 ) {
-    let n = config.ngram.max(1);
-    match config.unit {
-        Unit::Word => {
-            // ASCII words go through `ascii_word_hashes`: these are normalized already.
-            let mut skeleton = String::new();
-            let hashes: Vec<u64> = words
-                .map(|w| word_hash(w, config.ocr_fold, &mut skeleton))
-                .collect();
-            word_ngrams(&hashes, n, out);
+    if ascii {
+        let mut bytes = std::mem::take(joined).into_bytes();
+        for w in words {
+            push_ascii_word(w.as_bytes(), fold, &mut bytes);
         }
-        Unit::Char => {
-            let mut joined = String::new();
-            if ascii {
-                let mut bytes = Vec::new();
-                for w in words {
-                    push_ascii_word(w.as_bytes(), config.ocr_fold, &mut bytes);
-                }
-                // Only ASCII bytes were pushed.
-                joined = String::from_utf8(bytes).unwrap_or_default();
+        // Only ASCII bytes were appended to a string.
+        *joined = String::from_utf8(bytes).unwrap_or_default();
+    } else {
+        for w in words {
+            if fold {
+                push_ocr_skeleton(w, joined);
             } else {
-                for w in words {
-                    if config.ocr_fold {
-                        push_ocr_skeleton(w, &mut joined);
-                    } else {
-                        joined.push_str(w);
-                    }
-                }
+                joined.push_str(w);
             }
-            char_ngrams(&joined, n, out);
         }
     }
 }
