@@ -313,13 +313,13 @@ fn decode_utf8(bytes: &[u8], i: usize) -> (u32, usize) {
 }
 
 /// One byte in each of the 8 lanes of a `u64`.
-const fn lanes(b: u8) -> u64 {
+pub(crate) const fn lanes(b: u8) -> u64 {
     u64::from_ne_bytes([b; 8])
 }
 
 /// The high bit of each byte of `x` (all below 0x80) that lies in `lo..=hi`: no sum below
 /// carries into the next byte.
-fn bytes_in(x: u64, lo: u8, hi: u8) -> u64 {
+pub(crate) fn bytes_in(x: u64, lo: u8, hi: u8) -> u64 {
     let at_least_lo = x.wrapping_add(lanes(0x80 - lo));
     let above_hi = x.wrapping_add(lanes(0x7F - hi));
     at_least_lo & !above_hi & lanes(0x80)

@@ -402,37 +402,14 @@ pub fn boilerplate_lines(
         .collect()
 }
 
-/// The union of two ascending lists of line numbers, ascending.
-pub fn merge_lines(boilerplate: Vec<u32>, repeated: &[u32]) -> Vec<u32> {
-    if repeated.is_empty() {
-        return boilerplate;
+/// The union of two ascending lists of line numbers, ascending (a few lines each).
+pub fn merge_lines(mut boilerplate: Vec<u32>, repeated: &[u32]) -> Vec<u32> {
+    if !repeated.is_empty() {
+        boilerplate.extend_from_slice(repeated);
+        boilerplate.sort_unstable();
+        boilerplate.dedup();
     }
-    let mut dropped = Vec::with_capacity(boilerplate.len() + repeated.len());
-    let (mut a, mut b) = (boilerplate.iter().peekable(), repeated.iter().peekable());
-    loop {
-        let next = match (a.peek(), b.peek()) {
-            (Some(&&x), Some(&&y)) => {
-                if x <= y {
-                    a.next();
-                }
-                if y <= x {
-                    b.next();
-                }
-                x.min(y)
-            }
-            (Some(&&x), None) => {
-                a.next();
-                x
-            }
-            (None, Some(&&y)) => {
-                b.next();
-                y
-            }
-            (None, None) => break,
-        };
-        dropped.push(next);
-    }
-    dropped
+    boilerplate
 }
 
 /// `text` without the lines `dropped` (0-based, ascending), the others joined by `\n`; the
@@ -621,13 +598,7 @@ pub fn line_hash(line: &str, max_words: usize) -> Option<u64> {
 /// normalized (whitespace always separates words), and counting its words is spared. Reads 8
 /// bytes at a time and only the opening, where `count_words` reads the whole line.
 fn has_ascii_words(text: &str, n: usize) -> bool {
-    const fn lanes(b: u8) -> u64 {
-        u64::from_ne_bytes([b; 8])
-    }
-    // The high bit of each byte (all below 0x80) in `lo..=hi`: no sum carries across bytes.
-    fn bytes_in(x: u64, lo: u8, hi: u8) -> u64 {
-        x.wrapping_add(lanes(0x80 - lo)) & !x.wrapping_add(lanes(0x7F - hi)) & lanes(0x80)
-    }
+    use crate::boilerplate::{bytes_in, lanes};
     let mut starts = 0;
     let mut after_space = lanes(0x80) & 0x80; // the text's start counts as after whitespace
     for chunk in text.as_bytes().chunks(8) {
