@@ -20,6 +20,7 @@ use crate::boilerplate::TemplateCounts;
 use crate::boilerplate::{self, CleanConfig};
 use crate::cluster::{self, Keep, UnionFind};
 use crate::doc::Doc;
+pub use crate::frequency::{DocFrequency, Over};
 use crate::lsh::{self, Bands};
 use crate::minhash::{self, Signature};
 use crate::normalize::normalize;
@@ -29,7 +30,6 @@ use crate::verify::{self, Similarity};
 use ahash::{AHashMap, AHashSet};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Which sketch finds candidates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -629,110 +629,6 @@ fn has_digit(text: &str) -> bool {
     })
 }
 
-/// How many documents each shingle occurs in, estimated by a count-min sketch: two rows of
-/// 2^22 counters (32 MB, whatever the corpus size). It never under-counts. A shingle is
-/// over-counted past the stock cap (1 % of the documents) only if both its counters are shared
-/// with stock shingles; the counters' average load stays near 1 % of the cap, since both
-/// grow with the corpus.
-pub struct DocFrequency {
-    counters: Vec<AtomicU32>,
-}
-
-const DF_BITS: u32 = 22;
-
-impl Default for DocFrequency {
-    fn default() -> Self {
-        DocFrequency {
-            counters: std::iter::repeat_with(|| AtomicU32::new(0))
-                .take(2 << DF_BITS)
-                .collect(),
-        }
-    }
-}
-
-impl DocFrequency {
-    fn slots(h: u64) -> [usize; 2] {
-        let mask = (1u64 << DF_BITS) - 1;
-        // Shingle hashes are xxh3 outputs: their low and high halves are independent.
-        [
-            (h & mask) as usize,
-            (1 << DF_BITS) + ((h >> 32) & mask) as usize,
-        ]
-    }
-
-    /// Count one document's shingle set (safe from several threads at once).
-    pub fn add_set(&self, set: &[u64]) {
-        for &h in set {
-            for slot in Self::slots(h) {
-                self.counters[slot].fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    }
-
-    /// Take back one document's shingle set counted by [`DocFrequency::add_set`].
-    pub fn remove_set(&self, set: &[u64]) {
-        for &h in set {
-            for slot in Self::slots(h) {
-                self.counters[slot].fetch_sub(1, Ordering::Relaxed);
-            }
-        }
-    }
-
-    /// Every counter, in order (to store the counts and add them back later).
-    pub fn counters(&self) -> Vec<u32> {
-        self.counters
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .collect()
-    }
-
-    /// Add counters taken with [`DocFrequency::counters`]; false (and nothing added) when
-    /// their number differs from this sketch's.
-    pub fn add_counters(&self, counters: &[u32]) -> bool {
-        if counters.len() != self.counters.len() {
-            return false;
-        }
-        for (c, n) in self.counters.iter().zip(counters) {
-            c.fetch_add(*n, Ordering::Relaxed);
-        }
-        true
-    }
-
-    /// The shingles whose estimated count is over `cap`, as one bit per counter (1 MB that
-    /// stays in cache, where the counters take 32 MB): for filtering many sets at one cap.
-    pub fn over(&self, cap: u32) -> Over {
-        let mut bits = vec![0u64; self.counters.len().div_ceil(64)];
-        for (i, c) in self.counters.iter().enumerate() {
-            if c.load(Ordering::Relaxed) > cap {
-                bits[i / 64] |= 1 << (i % 64);
-            }
-        }
-        Over { bits }
-    }
-
-    /// The estimated number of documents holding `h`.
-    pub fn count(&self, h: u64) -> u32 {
-        let [a, b] = Self::slots(h);
-        self.counters[a]
-            .load(Ordering::Relaxed)
-            .min(self.counters[b].load(Ordering::Relaxed))
-    }
-}
-
-/// [`DocFrequency::count`] over a fixed cap, answered from one bit per counter.
-pub struct Over {
-    bits: Vec<u64>,
-}
-
-impl Over {
-    /// `count(h) > cap` for the cap this was made with.
-    pub fn contains(&self, h: u64) -> bool {
-        DocFrequency::slots(h)
-            .iter()
-            .all(|&s| self.bits[s / 64] & (1 << (s % 64)) != 0)
-    }
-}
-
 /// Shingles in more documents than this are stock phrases (see [`DedupConfig::max_df_share`]).
 pub fn stock_cap(documents: usize, config: &DedupConfig) -> u32 {
     let cap = ((documents as f64 * config.max_df_share) as usize).max(config.min_df_cap);
@@ -1286,9 +1182,10 @@ pub fn remove_stock_shingles(sketches: &mut [Sketch], config: &DedupConfig) {
     let cap = stock_cap(sketches.len(), config);
     let df = DocFrequency::default();
     sketches.par_iter().for_each(|s| df.add_set(&s.set));
+    let stock = df.over(cap);
     sketches.par_iter_mut().for_each(|s| {
-        s.sequence.retain(|h| df.count(*h) <= cap);
-        s.set.retain(|h| df.count(*h) <= cap);
+        s.sequence.retain(|h| !stock.contains(*h));
+        s.set.retain(|h| !stock.contains(*h));
     });
 }
 

@@ -12,6 +12,7 @@ pub mod dedup;
 pub mod doc;
 pub mod error;
 pub mod eval;
+pub mod frequency;
 pub mod index;
 pub mod input;
 pub mod lsh;
