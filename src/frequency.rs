@@ -17,6 +17,8 @@ use ahash::AHashMap;
 const BITS: u32 = 22;
 /// Counters in all: two rows.
 const COUNTERS: usize = 2 << BITS;
+/// Counters summed at a time when reading.
+const CHUNK: usize = 4096;
 /// Shards at most (16 MB each once used): more threads share them.
 const MAX_SHARDS: usize = 4;
 
@@ -122,8 +124,10 @@ impl DocFrequency {
         self.shard().remove(set);
     }
 
-    /// `f(counter, count)` for every counter in order, the count summed over the shards.
-    fn for_each_count(&self, mut f: impl FnMut(usize, i64)) {
+    /// `f(first, counts)` for every run of [`CHUNK`] counters in order, the counts summed over
+    /// the shards (in runs, so the sums vectorize: reading all counters is a fixed cost of
+    /// every run, small corpora included).
+    fn for_each_chunk(&self, mut f: impl FnMut(usize, &[u32])) {
         let shards: Vec<MutexGuard<'_, Shard>> = self
             .shards
             .iter()
@@ -140,21 +144,37 @@ impl DocFrequency {
             .filter(|s| !s.low.is_empty())
             .map(|s| s.low.as_slice())
             .collect();
-        for i in 0..COUNTERS {
-            let mut count: i64 = lows.iter().map(|low| i64::from(low[i])).sum();
-            while let Some((_, c)) = carries.next_if(|(slot, _)| *slot == i) {
-                count += c << 16;
+        let mut counts = vec![0u32; CHUNK];
+        for first in (0..COUNTERS).step_by(CHUNK) {
+            let chunk = first..first + CHUNK;
+            match lows.split_first() {
+                Some((low, others)) => {
+                    for (count, &l) in counts.iter_mut().zip(&low[chunk.clone()]) {
+                        *count = u32::from(l);
+                    }
+                    for low in others {
+                        for (count, &l) in counts.iter_mut().zip(&low[chunk.clone()]) {
+                            *count += u32::from(l);
+                        }
+                    }
+                }
+                None => counts.fill(0),
             }
-            f(i, count);
+            // Modulo 2^32, as 32-bit counters would hold the counts (they are never negative
+            // when every removed set was added).
+            while let Some((i, c)) = carries.next_if(|(i, _)| chunk.contains(i)) {
+                counts[i - first] = counts[i - first].wrapping_add((c << 16) as u32);
+            }
+            f(first, &counts);
         }
     }
 
     /// Every counter, in order (to store the counts and add them back later).
     pub fn counters(&self) -> Vec<u32> {
         let mut counters = vec![0u32; COUNTERS];
-        // Counts are never negative when every removed set was added; modulo 2^32 otherwise,
-        // as 32-bit counters would hold them.
-        self.for_each_count(|i, count| counters[i] = count as u32);
+        self.for_each_chunk(|first, counts| {
+            counters[first..first + CHUNK].copy_from_slice(counts);
+        });
         counters
     }
 
@@ -183,10 +203,16 @@ impl DocFrequency {
     /// stays in cache, where the counters take 16 MB a shard): for filtering many sets at one
     /// cap.
     pub fn over(&self, cap: u32) -> Over {
-        let mut bits = vec![0u64; COUNTERS.div_ceil(64)];
-        self.for_each_count(|i, count| {
-            if count > i64::from(cap) {
-                bits[i / 64] |= 1 << (i % 64);
+        let mut bits = vec![0u64; COUNTERS / 64];
+        self.for_each_chunk(|first, counts| {
+            for (word, counts) in bits[first / 64..].iter_mut().zip(counts.chunks_exact(64)) {
+                // Nearly every run of 64 counters is under the cap.
+                if counts.iter().copied().max().is_some_and(|m| m > cap) {
+                    *word = counts
+                        .iter()
+                        .enumerate()
+                        .fold(0, |w, (b, &c)| w | u64::from(c > cap) << b);
+                }
             }
         });
         Over { bits }
