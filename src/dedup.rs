@@ -673,20 +673,34 @@ fn sign(s: &mut Sketch, config: &DedupConfig) {
     }
 }
 
-/// Pass 2 of the streaming pipeline for one matching text: its candidate-search keys, its
-/// content hash ([`content_hash`]) and its length in characters; its distinct shingles are added
-/// to `df`. The keys equal those of [`sketch`]; the shingle set is not sorted (signatures and
-/// document frequencies read it in any order), which saves the sort of every document.
+/// What pass 2 of the streaming pipeline keeps of one document.
+pub struct SearchEntry {
+    pub keys: DocKeys,
+    /// [`content_hash`] of its shingle sequence.
+    pub content: Option<u64>,
+    /// Length in characters.
+    pub chars: usize,
+    /// One of its shingles, the smallest hash (0 when it has none). When that one turns out
+    /// not to be a stock shingle, the document's verification set is not empty, so an exact
+    /// copy of it has similarity 1 to it without either being read again.
+    pub witness: u64,
+}
+
+/// Pass 2 of the streaming pipeline for one matching text ([`SearchEntry`]); its distinct
+/// shingles are added to `df`. The keys equal those of [`sketch`]; the shingle set is not
+/// sorted (signatures and document frequencies read it in any order), which saves the sort of
+/// every document.
 pub fn search_entry(
     text: &str,
     config: &DedupConfig,
     index: &CandidateKeys,
     df: &DocFrequency,
-) -> (DocKeys, Option<u64>, usize) {
+) -> SearchEntry {
     let mut sequence = Vec::new();
     shingle::text_shingles_into(text, &config.shingle, &mut sequence);
     let set = shingle::distinct(&sequence);
     df.add_set(&set);
+    let witness = set.iter().copied().min().unwrap_or(0);
     let mut s = Sketch {
         sequence,
         set,
@@ -694,7 +708,12 @@ pub fn search_entry(
         ..Sketch::default()
     };
     sign(&mut s, config);
-    (index.keys_of(&s), content_hash(&s.sequence), s.chars)
+    SearchEntry {
+        keys: index.keys_of(&s),
+        content: content_hash(&s.sequence),
+        chars: s.chars,
+        witness,
+    }
 }
 
 /// The part of a [`Sketch`] that verification needs: shingles and length, no signatures (the

@@ -16,8 +16,9 @@
 //!    runs in rounds, each skipping the pairs that earlier rounds already joined
 //!    ([`CandidateKeys::search`]).
 //! 4. **Similarity**: clusters are joined by union-find. A duplicate verified directly against
-//!    its kept document already has its similarity; one more read rebuilds the sets of the
-//!    others and their kept documents.
+//!    its kept document already has its similarity, and so does an exact copy of it (1, unless
+//!    every shingle of the copy is stock: one shingle per document kept from pass 2 shows
+//!    that); one more read rebuilds the sets of the others and their kept documents.
 //!
 //! Each document's state is a pure function of the corpus-wide counts and its own text, and
 //! pairs are sorted, so the outcome does not depend on batch sizes or thread count. It equals
@@ -27,7 +28,7 @@ use crate::cluster::{self, UnionFind};
 use crate::dedup::{
     boilerplate_lines, check_pair, dropped_lines_given, exact_copies, join_exact_copies,
     merge_lines, search_entry, shingled, stock_cap, without_lines, CandidateKeys, DedupConfig,
-    DocFrequency, DocKeys, DroppedLines, LineCounts, LineStats, Outcome, ShortLine, Sketch,
+    DocFrequency, DroppedLines, LineCounts, LineStats, Outcome, SearchEntry, ShortLine, Sketch,
 };
 use crate::doc::Doc;
 use crate::shingle::Unit;
@@ -214,13 +215,14 @@ where
     let mut index = CandidateKeys::new(config);
     let mut content: Vec<Option<u64>> = Vec::new();
     let mut lengths: Vec<usize> = Vec::new();
+    let mut witnesses: Vec<u64> = Vec::new();
     // What cleaning and the repeated-line filter dropped from each document: later passes
     // rebuild matching texts from it without cleaning again.
     let mut dropped = DroppedLines::default();
     // The callback cannot return an error: the first one stops the run after the pass.
     let mut failure: Option<crate::Error> = None;
     corpus.for_each_batch(&every_document, &mut |batch| {
-        let sketched: Vec<(DocKeys, Option<u64>, usize, Vec<u32>)> = batch
+        let sketched: Vec<(SearchEntry, Vec<u32>)> = batch
             .docs
             .par_iter()
             .zip(batch.positions)
@@ -234,17 +236,17 @@ where
                         &repeated.get(position),
                     ),
                 };
-                let (keys, hash, chars) =
-                    search_entry(&without_lines(&d.text, &lines), config, &index, &df);
-                (keys, hash, chars, lines)
+                let entry = search_entry(&without_lines(&d.text, &lines), config, &index, &df);
+                (entry, lines)
             })
             .collect();
-        for (keys, hash, chars, lines) in sketched {
-            if let Err(e) = index.push(keys) {
+        for (entry, lines) in sketched {
+            if let Err(e) = index.push(entry.keys) {
                 failure.get_or_insert(e);
             }
-            content.push(hash);
-            lengths.push(chars);
+            content.push(entry.content);
+            lengths.push(entry.chars);
+            witnesses.push(entry.witness);
             dropped.push(&lines);
         }
         progress(Pass::Sketch, lengths.len());
@@ -319,19 +321,28 @@ where
     })?;
     drop(index);
     let exact = join_exact_copies(&mut uf, &copies);
-    drop(copies);
     let clusters = cluster::assign(&mut uf, config.keep, &lengths);
 
     // Pass 4: the similarity to its kept document of each duplicate that was not verified
-    // against it directly.
+    // against it directly. An exact copy of its kept document has the same verification set,
+    // so similarity 1 unless that set is empty: its witness shingle not being stock shows it
+    // is not (most duplicates not verified directly are such copies).
+    let first_copy = |d: u32| copies[d as usize].unwrap_or(d);
     let mut to_kept: Vec<(u32, u32)> = Vec::new();
     for i in 0..n as u32 {
         let k = clusters.kept[clusters.cluster[i as usize] as usize];
-        if k != i && partner[i as usize] != k {
+        if k == i || partner[i as usize] == k {
+            continue;
+        }
+        if first_copy(i) == first_copy(k) && !stock.contains(witnesses[k as usize]) {
+            similarity_of[i as usize] = 1.0;
+        } else {
             to_kept.push((i.min(k), i.max(k)));
         }
     }
     drop(partner);
+    drop(copies);
+    drop(witnesses);
     to_kept.sort_unstable();
     let set_only = |i: u32, d: &Doc| {
         let mut s = state(i, d);
@@ -556,6 +567,39 @@ mod tests {
             assert_eq!(in_memory.assignments, expected.assignments);
             assert_eq!(in_memory.candidate_pairs, got.candidate_pairs);
         }
+    }
+
+    #[test]
+    fn exact_copies_whose_shingles_are_all_stock_have_similarity_zero_as_in_memory() {
+        // Three copies put every shingle of the story over a cap of one document: its
+        // verification set is empty, so a copy's similarity is 0, not 1.
+        let docs = corpus();
+        let copies = vec![
+            docs[1].clone(),
+            docs[6].clone(),
+            docs[0].clone(),
+            docs[1].clone(),
+        ];
+        let config = DedupConfig {
+            min_df_cap: 1,
+            max_df_share: 0.0,
+            ..DedupConfig::default()
+        };
+        let expected =
+            dedup::cluster(dedup::sketch_docs(&copies, &config, true, &|| {}), &config).unwrap();
+        let got = dedup(&Batched(&copies, 2), &config, true, &|_, _| {}).unwrap();
+        assert_eq!(got.assignments, expected.assignments);
+        assert_eq!(got.assignments[1].similarity, Some(0.0));
+        // Under the default cap the same copies have similarity 1.
+        let got = dedup(
+            &Batched(&copies, 2),
+            &DedupConfig::default(),
+            true,
+            &|_, _| {},
+        )
+        .unwrap();
+        assert_eq!(got.assignments[1].similarity, Some(1.0));
+        assert_eq!(got.assignments[3].duplicate_of, Some(0));
     }
 
     #[test]
