@@ -5,10 +5,11 @@
 //! corpus.
 //!
 //! Counting costs a cache miss per counter. Each thread counts into its own shard of plain
-//! 16-bit counters: an atomic add per counter made every miss wait for the one before it,
-//! and 32-bit counters doubled the memory the misses go to (6–9 against 13 ns a shingle in a
-//! micro-benchmark). A counter that wraps carries into a small map beside its shard. Reading
-//! sums the shards, so a count does not depend on which thread counted what.
+//! 8-bit counters: an atomic add per counter made every miss wait for the one before it, and
+//! wider counters multiply the memory the misses go to, which competes for the cache with
+//! everything else. A counter that wraps carries into a small map beside its shard (once per
+//! 256 counts, so rarely: the counters' average load is far below that). Reading sums the
+//! shards, so a count does not depend on which thread counted what.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -19,24 +20,26 @@ const BITS: u32 = 22;
 const COUNTERS: usize = 2 << BITS;
 /// Counters summed at a time when reading.
 const CHUNK: usize = 4096;
-/// Shards at most (16 MB each once used): more threads share them.
+/// Shards at most (8 MB each once used): more threads share them.
 const MAX_SHARDS: usize = 4;
 
 /// Document frequencies of shingle hashes (see the module documentation).
 pub struct DocFrequency {
     shards: Vec<Mutex<Shard>>,
+    /// Counters added whole ([`DocFrequency::add_counters`]); empty until then.
+    stored: Mutex<Vec<u32>>,
 }
 
-/// One thread's counters: `low[i]` plus 2^16 times `carries[i]` (counters that wrapped).
+/// One thread's counters: `low[i]` plus 2^8 times `carries[i]` (counters that wrapped).
 #[derive(Default)]
 struct Shard {
     /// Empty until the shard's first count.
-    low: Vec<u16>,
+    low: Vec<u8>,
     carries: AHashMap<u32, i64>,
 }
 
 impl Shard {
-    fn counters(&mut self) -> &mut [u16] {
+    fn counters(&mut self) -> &mut [u8] {
         if self.low.is_empty() {
             self.low = vec![0; COUNTERS];
         }
@@ -82,6 +85,7 @@ impl Default for DocFrequency {
     fn default() -> Self {
         let shards = rayon::current_num_threads().clamp(1, MAX_SHARDS);
         DocFrequency {
+            stored: Mutex::default(),
             shards: (0..shards)
                 .map(|_| {
                     Mutex::new(Shard {
@@ -139,7 +143,8 @@ impl DocFrequency {
             .collect();
         carries.sort_unstable();
         let mut carries = carries.into_iter().peekable();
-        let lows: Vec<&[u16]> = shards
+        let stored = self.stored.lock().unwrap_or_else(PoisonError::into_inner);
+        let lows: Vec<&[u8]> = shards
             .iter()
             .filter(|s| !s.low.is_empty())
             .map(|s| s.low.as_slice())
@@ -160,10 +165,15 @@ impl DocFrequency {
                 }
                 None => counts.fill(0),
             }
+            if !stored.is_empty() {
+                for (count, &n) in counts.iter_mut().zip(&stored[chunk.clone()]) {
+                    *count = count.wrapping_add(n);
+                }
+            }
             // Modulo 2^32, as 32-bit counters would hold the counts (they are never negative
             // when every removed set was added).
             while let Some((i, c)) = carries.next_if(|(i, _)| chunk.contains(i)) {
-                counts[i - first] = counts[i - first].wrapping_add((c << 16) as u32);
+                counts[i - first] = counts[i - first].wrapping_add((c << 8) as u32);
             }
             f(first, &counts);
         }
@@ -184,23 +194,18 @@ impl DocFrequency {
         if counters.len() != COUNTERS {
             return false;
         }
-        let mut shard = self.shard();
-        let mut carries: Vec<(usize, i64)> = Vec::new();
-        for (i, (c, &n)) in shard.counters().iter_mut().zip(counters).enumerate() {
-            let total = i64::from(*c) + i64::from(n);
-            *c = (total & 0xFFFF) as u16;
-            if total >> 16 != 0 {
-                carries.push((i, total >> 16));
-            }
+        let mut stored = self.stored.lock().unwrap_or_else(PoisonError::into_inner);
+        if stored.is_empty() {
+            *stored = vec![0; COUNTERS];
         }
-        for (i, carry) in carries {
-            *shard.carries.entry(i as u32).or_default() += carry;
+        for (c, &n) in stored.iter_mut().zip(counters) {
+            *c = c.wrapping_add(n);
         }
         true
     }
 
     /// The shingles whose estimated count is over `cap`, as one bit per counter (1 MB that
-    /// stays in cache, where the counters take 16 MB a shard): for filtering many sets at one
+    /// stays in cache, where the counters take 8 MB a shard): for filtering many sets at one
     /// cap.
     pub fn over(&self, cap: u32) -> Over {
         let mut bits = vec![0u64; COUNTERS / 64];
@@ -262,7 +267,7 @@ mod tests {
     }
 
     #[test]
-    fn counters_past_sixteen_bits_carry_and_removals_borrow() {
+    fn counters_that_wrap_carry_and_removals_borrow() {
         let df = DocFrequency::default();
         let h = hash_at(9, 9);
         for _ in 0..70_000 {
