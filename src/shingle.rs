@@ -303,17 +303,21 @@ fn pair_second(b: u8) -> u8 {
 
 impl MappedAscii {
     fn new(text: &[u8], fold: bool) -> MappedAscii {
-        let table = if fold { &FOLD } else { &LOWER };
-        let bytes = text.iter().map(|&b| table[b as usize]).collect();
+        let bytes = if fold {
+            text.iter().map(|&b| mapped_byte::<true>(b)).collect()
+        } else {
+            text.iter().map(|&b| mapped_byte::<false>(b)).collect()
+        };
         let mut pair_starts = Vec::new();
         if fold {
             pair_starts.reserve(text.len().div_ceil(BLOCK));
-            for base in (0..text.len()).step_by(BLOCK) {
-                // The block and the byte after it, for a pair across the boundary.
-                let window: [u8; BLOCK + 1] = bytes_at(text, base);
+            for (block, base) in text.chunks(BLOCK).zip((0..).step_by(BLOCK)) {
+                // Each byte of the block beside the byte after it (none after the last one of
+                // the text); zipped slices vectorize, where pairs of a copied window did not.
+                let next = &text[base + 1..text.len().min(base + BLOCK + 1)];
                 let mut flags = [0u8; BLOCK];
-                for (f, pair) in flags.iter_mut().zip(window.windows(2)) {
-                    *f = u8::from(pair_first(pair[0]) & pair_second(pair[1]) != 0);
+                for ((f, &first), &second) in flags.iter_mut().zip(block).zip(next) {
+                    *f = u8::from(pair_first(first) & pair_second(second) != 0);
                 }
                 pair_starts.push(pack_bits(&flags));
             }
@@ -460,6 +464,25 @@ const FOLD: [u8; 256] = {
     }
     table
 };
+
+/// `FOLD[b]` (or `LOWER[b]` without `FOLD`) by comparisons, not a table lookup: a loop of them
+/// vectorizes, 16 or 32 bytes a step instead of one.
+#[inline(always)]
+fn mapped_byte<const FOLDED: bool>(b: u8) -> u8 {
+    let upper = b.wrapping_sub(b'A') < 26;
+    let lower = b | (u8::from(upper) << 5);
+    let mut m = if lower == b'`' { b'\'' } else { lower };
+    if FOLDED {
+        m = if m == b'0' { b'o' } else { m };
+        m = if (m == b'1') | (m == b'i') | (m == b'!') | (m == b'|') {
+            b'l'
+        } else {
+            m
+        };
+        m = if m == b'5' { b's' } else { m };
+    }
+    m
+}
 
 /// The letter a lowercased pair folds to as [`push_ocr_skeleton`] does (`rn` is `m`, `cl` is
 /// `d`, `vv` is `w`), or 0.
@@ -768,6 +791,14 @@ pub fn to_set(mut hashes: Vec<u64>) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mapped_bytes_equal_the_tables() {
+        for b in 0..=255u8 {
+            assert_eq!(mapped_byte::<true>(b), FOLD[b as usize], "{b}");
+            assert_eq!(mapped_byte::<false>(b), LOWER[b as usize], "{b}");
+        }
+    }
 
     const WORD3: ShingleConfig = ShingleConfig {
         unit: Unit::Word,
