@@ -1042,30 +1042,63 @@ impl CandidateKeys {
         }
     }
 
-    /// The `(key, doc)` entries of table `t`, for the documents `searched` allows.
-    fn table(&self, t: usize, searched: &dyn Fn(usize) -> bool) -> crate::Result<Vec<(u64, u32)>> {
-        Ok(match self.method {
-            Method::Minhash => {
-                let mut keys = Vec::new();
-                self.keys
-                    .read_table(t, &mut keys)
-                    .map_err(crate::Error::Scratch)?;
-                keys.iter()
-                    .enumerate()
-                    .filter(|&(d, _)| self.has_keys[d] && searched(d))
-                    .map(|(d, key)| (u64::from(*key), d as u32))
-                    .collect()
+    /// The entries of MinHash table `t`, packed as `key << 32 | doc` (see
+    /// [`lsh::packed_buckets`]), for the documents `searched` allows.
+    fn minhash_table(&self, t: usize, searched: &dyn Fn(usize) -> bool) -> crate::Result<Vec<u64>> {
+        let mut keys = Vec::new();
+        self.keys
+            .read_table(t, &mut keys)
+            .map_err(crate::Error::Scratch)?;
+        Ok(keys
+            .iter()
+            .enumerate()
+            .filter(|&(d, _)| self.has_keys[d] && searched(d))
+            .map(|(d, key)| u64::from(*key) << 32 | d as u64)
+            .collect())
+    }
+
+    /// The `(key, doc)` entries of SimHash table `t`, for the documents `searched` allows.
+    fn simhash_table(&self, t: usize, searched: &dyn Fn(usize) -> bool) -> Vec<(u64, u32)> {
+        self.simhash
+            .iter()
+            .enumerate()
+            .filter(|(d, _)| searched(*d))
+            .filter_map(|(d, h)| {
+                h.map(|h| (simhash::table_key(h, t, self.simhash_distance), d as u32))
+            })
+            .collect()
+    }
+
+    /// Add the candidate pairs of one table's buckets (`doc` gives an entry's document) to
+    /// `pending`, compacting it when it reaches `compact_at` and verifying a `round` when it
+    /// still holds half the `budget`.
+    #[allow(clippy::too_many_arguments)]
+    fn pairs_of_buckets<'a, T: Copy + 'a, E>(
+        &self,
+        buckets: impl Iterator<Item = &'a [T]>,
+        doc: impl Fn(T) -> u32 + Copy,
+        pending: &mut Vec<(u32, u32)>,
+        compact_at: &mut usize,
+        budget: usize,
+        uf: &mut UnionFind,
+        round: &mut VerifyRound<'_, E>,
+    ) -> Result<(), E> {
+        for bucket in buckets {
+            lsh::bucket_pairs(bucket, doc, |i, j| {
+                if self.proposes(i, j) && uf.find(i) != uf.find(j) {
+                    pending.push((i, j));
+                }
+            });
+            if pending.len() >= *compact_at {
+                pending.sort_unstable();
+                pending.dedup();
+                if pending.len() >= budget / 2 {
+                    round(pending, uf)?;
+                }
+                *compact_at = (2 * pending.len()).max(COMPACT_AT).min(budget);
             }
-            Method::Simhash => self
-                .simhash
-                .iter()
-                .enumerate()
-                .filter(|(d, _)| searched(*d))
-                .filter_map(|(d, h)| {
-                    h.map(|h| (simhash::table_key(h, t, self.simhash_distance), d as u32))
-                })
-                .collect(),
-        })
+        }
+        Ok(())
     }
 
     /// Whether a pair from a shared bucket is a candidate (SimHash also checks the distance).
@@ -1123,20 +1156,30 @@ impl CandidateKeys {
         // it at about twice the unique pairs.
         let mut compact_at = COMPACT_AT.min(budget);
         for t in 0..self.tables() {
-            let mut entries = self.table(t, &searched)?;
-            for bucket in lsh::buckets(&mut entries) {
-                lsh::bucket_pairs(bucket, |i, j| {
-                    if self.proposes(i, j) && uf.find(i) != uf.find(j) {
-                        pending.push((i, j));
-                    }
-                });
-                if pending.len() >= compact_at {
-                    pending.sort_unstable();
-                    pending.dedup();
-                    if pending.len() >= budget / 2 {
-                        round(&mut pending, uf)?;
-                    }
-                    compact_at = (2 * pending.len()).max(COMPACT_AT).min(budget);
+            match self.method {
+                Method::Minhash => {
+                    let mut entries = self.minhash_table(t, &searched)?;
+                    self.pairs_of_buckets(
+                        lsh::packed_buckets(&mut entries),
+                        |e| e as u32,
+                        &mut pending,
+                        &mut compact_at,
+                        budget,
+                        uf,
+                        &mut round,
+                    )?;
+                }
+                Method::Simhash => {
+                    let mut entries = self.simhash_table(t, &searched);
+                    self.pairs_of_buckets(
+                        lsh::buckets(&mut entries),
+                        |e| e.1,
+                        &mut pending,
+                        &mut compact_at,
+                        budget,
+                        uf,
+                        &mut round,
+                    )?;
                 }
             }
         }
@@ -1156,6 +1199,10 @@ impl CandidateKeys {
         Ok(all)
     }
 }
+
+/// Verifies the pending candidate pairs and joins the edges found (see
+/// [`CandidateKeys::search`]).
+type VerifyRound<'a, E> = dyn FnMut(&mut Vec<(u32, u32)>, &mut UnionFind) -> Result<(), E> + 'a;
 
 /// Size of the candidate list at which it is first compacted.
 const COMPACT_AT: usize = 1 << 20;

@@ -103,25 +103,34 @@ pub fn buckets<K: Ord + Copy>(entries: &mut [(K, u32)]) -> impl Iterator<Item = 
     entries.chunk_by(|a, b| a.0 == b.0)
 }
 
-/// Call `emit(i, j)`, `i < j`, for the candidate pairs of one bucket: every pair of members,
-/// or, past [`FULL_BUCKET`], each member with its neighbour and with the first member.
-pub fn bucket_pairs<K>(bucket: &[(K, u32)], mut emit: impl FnMut(u32, u32)) {
+/// [`buckets`] of a table whose keys fit 32 bits, each entry packed as `key << 32 | doc`:
+/// sorting one `u64` an entry takes half the time a `(u64, u32)` pair does, and the order is
+/// the same.
+pub fn packed_buckets(entries: &mut [u64]) -> impl Iterator<Item = &[u64]> {
+    entries.sort_unstable();
+    entries.chunk_by(|a, b| a >> 32 == b >> 32)
+}
+
+/// Call `emit(i, j)`, `i < j`, for the candidate pairs of one bucket (`doc` gives an entry's
+/// document): every pair of members, or, past [`FULL_BUCKET`], each member with its
+/// neighbour and with the first member.
+pub fn bucket_pairs<T: Copy>(bucket: &[T], doc: impl Fn(T) -> u32, mut emit: impl FnMut(u32, u32)) {
     let mut pair = |a: u32, b: u32| {
         if a != b {
             emit(a.min(b), a.max(b));
         }
     };
     if bucket.len() <= FULL_BUCKET {
-        for (x, a) in bucket.iter().enumerate() {
-            for b in &bucket[x + 1..] {
-                pair(a.1, b.1);
+        for (x, &a) in bucket.iter().enumerate() {
+            for &b in &bucket[x + 1..] {
+                pair(doc(a), doc(b));
             }
         }
     } else {
-        let first = bucket[0].1;
+        let first = doc(bucket[0]);
         for w in bucket.windows(2) {
-            pair(w[0].1, w[1].1);
-            pair(first, w[1].1);
+            pair(doc(w[0]), doc(w[1]));
+            pair(first, doc(w[1]));
         }
     }
 }
@@ -302,7 +311,7 @@ mod tests {
     fn pairs_of(mut entries: Vec<(u64, u32)>) -> Vec<(u32, u32)> {
         let mut pairs = Vec::new();
         for bucket in buckets(&mut entries) {
-            bucket_pairs(bucket, |i, j| pairs.push((i, j)));
+            bucket_pairs(bucket, |e| e.1, |i, j| pairs.push((i, j)));
         }
         pairs.sort_unstable();
         pairs.dedup();
@@ -313,6 +322,40 @@ mod tests {
     fn buckets_make_ordered_pairs_of_members() {
         let pairs = pairs_of(vec![(7, 2), (7, 0), (9, 1), (7, 1), (9, 2)]);
         assert_eq!(pairs, vec![(0, 1), (0, 2), (1, 2)]);
+    }
+
+    #[test]
+    fn packed_buckets_emit_the_pairs_in_the_order_of_key_doc_buckets() {
+        // Few keys, so some buckets pass FULL_BUCKET and take the chain rule.
+        let entries: Vec<(u64, u32)> = (0..2000u32)
+            .map(|d| {
+                (
+                    u64::from(d.wrapping_mul(2_654_435_761) % 23),
+                    (d * 7919) % 2000,
+                )
+            })
+            .collect();
+        let in_order = |packed: bool| {
+            let mut pairs = Vec::new();
+            if packed {
+                let mut entries: Vec<u64> = entries
+                    .iter()
+                    .map(|&(k, d)| k << 32 | u64::from(d))
+                    .collect();
+                for bucket in packed_buckets(&mut entries) {
+                    bucket_pairs(bucket, |e| e as u32, |i, j| pairs.push((i, j)));
+                }
+            } else {
+                let mut entries = entries.clone();
+                for bucket in buckets(&mut entries) {
+                    bucket_pairs(bucket, |e| e.1, |i, j| pairs.push((i, j)));
+                }
+            }
+            pairs
+        };
+        let wide = in_order(false);
+        assert!(wide.len() > 2000);
+        assert_eq!(in_order(true), wide);
     }
 
     #[test]

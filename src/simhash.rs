@@ -96,7 +96,7 @@ mod tests {
                     .filter_map(|(d, h)| h.map(|h| (table_key(h, table, k), d as u32)))
                     .collect();
                 for bucket in crate::lsh::buckets(&mut entries) {
-                    crate::lsh::bucket_pairs(bucket, |i, j| pairs.push((i, j)));
+                    crate::lsh::bucket_pairs(bucket, |e| e.1, |i, j| pairs.push((i, j)));
                 }
             }
             pairs.sort_unstable();
