@@ -447,6 +447,13 @@ pub fn without_lines<'a>(text: &'a str, dropped: &[u32]) -> std::borrow::Cow<'a,
                 // The run ends at the break before this line.
                 push_run(&text[start..line_start - 1]);
             }
+            if next.peek().is_none() {
+                // The lines after the last dropped one are one run: no more breaks to find.
+                if let Some(rest) = text.get(end + 1..).filter(|rest| !rest.is_empty()) {
+                    push_run(rest.strip_suffix('\n').unwrap_or(rest));
+                }
+                return std::borrow::Cow::Owned(out);
+            }
         } else if run_start.is_none() {
             run_start = Some(line_start);
         }
