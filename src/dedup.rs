@@ -847,24 +847,37 @@ impl PairCheck {
 /// The first position of `sequence` from which a run of shared shingles starts: at least
 /// `run` of the next `run + 1` positions are in `other`. A run must span a few words of text
 /// (3 word shingles, or 15 character shingles), so a stray common phrase early on does not count.
+/// Positions are looked up only as far as the window of the answer reaches.
 fn first_shared_run(sequence: &[u64], other: &[u64], run: usize) -> Option<usize> {
-    let hit: Vec<bool> = sequence
-        .iter()
-        .map(|h| other.binary_search(h).is_ok())
-        .collect();
-    let need = run.min(hit.len());
-    (0..hit.len()).find(|&i| {
-        hit[i]
-            && hit[i..(i + run + 1).min(hit.len())]
-                .iter()
-                .filter(|x| **x)
-                .count()
-                >= need
-    })
+    let need = run.min(sequence.len());
+    let mut hits: Vec<bool> = Vec::with_capacity(sequence.len());
+    // Hits in `i..hits.len()`.
+    let mut in_window = 0;
+    for i in 0..sequence.len() {
+        let end = (i + run + 1).min(sequence.len());
+        while hits.len() < end {
+            let hit = other.binary_search(&sequence[hits.len()]).is_ok();
+            in_window += usize::from(hit);
+            hits.push(hit);
+        }
+        if hits[i] && in_window >= need {
+            return Some(i);
+        }
+        in_window -= usize::from(hits[i]);
+    }
+    None
 }
 
-/// Verify one candidate pair exactly (see the module docs for the rule).
-pub fn check_pair(a: &Sketch, b: &Sketch, config: &DedupConfig) -> PairCheck {
+/// What [`check_pair`] measures of a pair's sets (the alignment aside).
+struct SetMeasures {
+    shared: usize,
+    jaccard: f64,
+    containment: f64,
+    /// The smaller set's size.
+    min: usize,
+}
+
+fn set_measures(a: &Sketch, b: &Sketch) -> SetMeasures {
     let shared = verify::intersection_size(&a.set, &b.set);
     let union = a.set.len() + b.set.len() - shared;
     let jaccard = if union == 0 {
@@ -878,7 +891,16 @@ pub fn check_pair(a: &Sketch, b: &Sketch, config: &DedupConfig) -> PairCheck {
     } else {
         shared as f64 / min as f64
     };
-    let enough = shared >= config.min_shared.min(min.max(1));
+    SetMeasures {
+        shared,
+        jaccard,
+        containment,
+        min,
+    }
+}
+
+/// Whether the shared text starts at the same place in both documents (see [`PairCheck`]).
+fn aligned(a: &Sketch, b: &Sketch, config: &DedupConfig) -> bool {
     let (short, long) = if a.set.len() <= b.set.len() {
         (a, b)
     } else {
@@ -888,7 +910,7 @@ pub fn check_pair(a: &Sketch, b: &Sketch, config: &DedupConfig) -> PairCheck {
         Unit::Word => 3,
         Unit::Char => 15,
     };
-    let aligned = match (
+    match (
         first_shared_run(&short.sequence, &long.set, run),
         first_shared_run(&long.sequence, &short.set, run),
     ) {
@@ -897,21 +919,46 @@ pub fn check_pair(a: &Sketch, b: &Sketch, config: &DedupConfig) -> PairCheck {
             l <= s + slack
         }
         _ => false,
-    };
-    let edge = enough
-        && match config.similarity {
-            Similarity::Jaccard => jaccard >= config.threshold,
-            Similarity::Containment => {
-                containment >= config.threshold && (jaccard >= config.jaccard_threshold || aligned)
-            }
-        };
-    PairCheck {
-        shared,
-        jaccard,
-        containment,
-        aligned,
-        edge,
     }
+}
+
+/// The edge rule (see the module docs), asking for the alignment only when it decides.
+fn is_edge_given(m: &SetMeasures, config: &DedupConfig, aligned: impl FnOnce() -> bool) -> bool {
+    let enough = m.shared >= config.min_shared.min(m.min.max(1));
+    enough
+        && match config.similarity {
+            Similarity::Jaccard => m.jaccard >= config.threshold,
+            Similarity::Containment => {
+                m.containment >= config.threshold
+                    && (m.jaccard >= config.jaccard_threshold || aligned())
+            }
+        }
+}
+
+/// Verify one candidate pair exactly (see the module docs for the rule).
+pub fn check_pair(a: &Sketch, b: &Sketch, config: &DedupConfig) -> PairCheck {
+    let m = set_measures(a, b);
+    let aligned = aligned(a, b, config);
+    PairCheck {
+        shared: m.shared,
+        jaccard: m.jaccard,
+        containment: m.containment,
+        aligned,
+        edge: is_edge_given(&m, config, || aligned),
+    }
+}
+
+/// `check_pair(a, b, config).edge` and the pair's similarity under the configured measure,
+/// without the alignment work where the rule does not need it: most candidate pairs fall
+/// short of the containment threshold, and the Jaccard rule never needs it.
+pub fn verify_pair(a: &Sketch, b: &Sketch, config: &DedupConfig) -> (bool, f64) {
+    let m = set_measures(a, b);
+    let edge = is_edge_given(&m, config, || aligned(a, b, config));
+    let similarity = match config.similarity {
+        Similarity::Jaccard => m.jaccard,
+        Similarity::Containment => m.containment,
+    };
+    (edge, similarity)
 }
 
 /// Hash of a document's shingle sequence (None when it has none). Two documents with the same
@@ -1276,9 +1323,7 @@ pub fn cluster(mut sketches: Vec<Sketch>, config: &DedupConfig) -> crate::Result
         Ok::<_, crate::Error>(
             pairs
                 .par_iter()
-                .map(|(i, j)| {
-                    check_pair(&sketches[*i as usize], &sketches[*j as usize], config).edge
-                })
+                .map(|(i, j)| verify_pair(&sketches[*i as usize], &sketches[*j as usize], config).0)
                 .collect(),
         )
     };
@@ -1369,6 +1414,72 @@ mod tests {
     }
 
     use super::*;
+
+    /// The lookup of every position first, then the search (the definition).
+    fn first_shared_run_reference(sequence: &[u64], other: &[u64], run: usize) -> Option<usize> {
+        let hit: Vec<bool> = sequence
+            .iter()
+            .map(|h| other.binary_search(h).is_ok())
+            .collect();
+        let need = run.min(hit.len());
+        (0..hit.len()).find(|&i| {
+            hit[i]
+                && hit[i..(i + run + 1).min(hit.len())]
+                    .iter()
+                    .filter(|x| **x)
+                    .count()
+                    >= need
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn first_shared_run_equals_the_definition(
+            sequence in proptest::collection::vec(0u64..12, 0..40),
+            other in proptest::collection::btree_set(0u64..12, 0..8),
+            run in 0usize..6,
+        ) {
+            let other: Vec<u64> = other.into_iter().collect();
+            proptest::prop_assert_eq!(
+                first_shared_run(&sequence, &other, run),
+                first_shared_run_reference(&sequence, &other, run)
+            );
+        }
+    }
+
+    #[test]
+    fn verify_pair_agrees_with_check_pair() {
+        let story = "The central bank raised its main interest rate by half a point on Tuesday, \
+            the third increase this year, citing inflation that has stayed above its target. \
+            Officials said further moves would depend on wage growth and energy prices.";
+        let texts = [
+            story.to_string(),
+            story[..90].to_string(),
+            format!("Farmers began the harvest early. {story} Growers asked for subsidies."),
+            story.replace("bank", "fund"),
+            "Heavy snow closed the mountain pass for the second day.".to_string(),
+            String::new(),
+        ];
+        for similarity in [Similarity::Containment, Similarity::Jaccard] {
+            for threshold in [0.3, 0.5, 0.8] {
+                let config = DedupConfig {
+                    similarity,
+                    threshold,
+                    ..DedupConfig::default()
+                };
+                let sketches: Vec<Sketch> = texts.iter().map(|t| sketch(t, &config)).collect();
+                for a in &sketches {
+                    for b in &sketches {
+                        let check = check_pair(a, b, &config);
+                        assert_eq!(
+                            verify_pair(a, b, &config),
+                            (check.edge, check.similarity(similarity))
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn dropped_lines_read_back_per_document() {

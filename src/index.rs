@@ -546,21 +546,6 @@ fn diff(base: &[u64], other: &[u64], chars: usize) -> Change {
     }
 }
 
-/// `dedup::check_pair(a, b, config).edge`, without the alignment work for the pairs that
-/// cannot be edges: every edge needs containment ≥ the threshold (Jaccard never exceeds
-/// containment), and most candidate pairs fall short of it.
-pub fn is_edge(a: &Sketch, b: &Sketch, config: &DedupConfig) -> bool {
-    let min = a.set.len().min(b.set.len());
-    if min == 0 {
-        return false;
-    }
-    let shared = crate::verify::intersection_size(&a.set, &b.set);
-    if (shared as f64 / min as f64) < config.threshold {
-        return false;
-    }
-    dedup::check_pair(a, b, config).edge
-}
-
 /// A digest of the LSH keys of a fixed text: another build that bands or hashes differently
 /// makes another digest.
 pub fn keys_check(config: &DedupConfig) -> String {
@@ -1999,43 +1984,6 @@ mod tests {
                 assert_eq!(got.lede_signature, want.lede_signature);
                 if mask != 0 {
                     assert_eq!(got.chars, want.chars, "{unit:?} {dropped:?}");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn is_edge_agrees_with_check_pair() {
-        let story = "The central bank raised its main interest rate by half a point on Tuesday, \
-            the third increase this year, citing inflation that has stayed above its target. \
-            Officials said further moves would depend on wage growth and energy prices.";
-        let texts = [
-            story.to_string(),
-            story[..90].to_string(),
-            format!("Farmers began the harvest early. {story} Growers asked for subsidies."),
-            story.replace("bank", "fund"),
-            "Heavy snow closed the mountain pass for the second day.".to_string(),
-            String::new(),
-        ];
-        for similarity in [
-            crate::verify::Similarity::Containment,
-            crate::verify::Similarity::Jaccard,
-        ] {
-            for threshold in [0.3, 0.5, 0.8] {
-                let config = DedupConfig {
-                    similarity,
-                    threshold,
-                    ..DedupConfig::default()
-                };
-                let sketches: Vec<Sketch> =
-                    texts.iter().map(|t| dedup::sketch(t, &config)).collect();
-                for a in &sketches {
-                    for b in &sketches {
-                        assert_eq!(
-                            is_edge(a, b, &config),
-                            dedup::check_pair(a, b, &config).edge
-                        );
-                    }
                 }
             }
         }

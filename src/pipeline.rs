@@ -26,8 +26,8 @@
 
 use crate::cluster::{self, UnionFind};
 use crate::dedup::{
-    boilerplate_lines, check_pair, dropped_lines_given, exact_copies, join_exact_copies,
-    merge_lines, search_entry, shingled, stock_cap, without_lines, CandidateKeys, DedupConfig,
+    boilerplate_lines, dropped_lines_given, exact_copies, join_exact_copies, merge_lines,
+    search_entry, shingled, stock_cap, verify_pair, without_lines, CandidateKeys, DedupConfig,
     DocFrequency, DroppedLines, LineCounts, LineStats, Outcome, SearchEntry, ShortLine, Sketch,
 };
 use crate::doc::Doc;
@@ -301,10 +301,7 @@ where
             &|d| state_bytes(d, with_sequence),
             config.state_budget,
             &state,
-            &|a, b| {
-                let check = check_pair(a, b, config);
-                (check.edge, check.similarity(similarity))
-            },
+            &|a, b| verify_pair(a, b, config),
             &|done| progress(Pass::Verify, done),
         )?;
         for (&(i, j), &(edge, s)) in pairs.iter().zip(&checked) {

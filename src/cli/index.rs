@@ -7,12 +7,12 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use copydesk::cluster::{self, UnionFind};
 use copydesk::dedup::{
-    content_hash, exact_copies, join_exact_copies, stock_cap, Assignment, CandidateKeys,
-    DedupConfig, DocFrequency, DocKeys, LineCounts, Over, Sketch,
+    content_hash, exact_copies, join_exact_copies, stock_cap, verify_pair, Assignment,
+    CandidateKeys, DedupConfig, DocFrequency, DocKeys, LineCounts, Over, Sketch,
 };
 use copydesk::index::{
-    decode_sketch_and_set, encode_sketch, is_edge, Entry, Index, LineContext, LineState,
-    Parameters, Repeated, StoredSketch, DEFAULT_LOCK_TIMEOUT,
+    decode_sketch_and_set, encode_sketch, Entry, Index, LineContext, LineState, Parameters,
+    Repeated, StoredSketch, DEFAULT_LOCK_TIMEOUT,
 };
 use copydesk::pipeline::{every_document, Corpus};
 use copydesk::shingle;
@@ -771,7 +771,7 @@ where
     let stock = df.over(cap);
     drop(df);
     let (checked, read) = for_pairs(&sources, &pairs, &stock, with_sequence, &|a, b| {
-        is_edge(a, b, config)
+        verify_pair(a, b, config).0
     })?;
     let edges: Vec<(u32, u32)> = pairs
         .iter()

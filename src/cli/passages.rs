@@ -175,7 +175,7 @@ pub fn run(args: PassagesArgs) -> Result<ExitCode> {
     } else {
         let mut uf = UnionFind::new(sketches.len());
         for (i, j) in dedup::candidates(&sketches, &[], &dedup_config)? {
-            if dedup::check_pair(&sketches[i as usize], &sketches[j as usize], &dedup_config).edge {
+            if dedup::verify_pair(&sketches[i as usize], &sketches[j as usize], &dedup_config).0 {
                 uf.union(i, j);
             }
         }
@@ -186,7 +186,7 @@ pub fn run(args: PassagesArgs) -> Result<ExitCode> {
         )
     };
     let is_copy = |a: u32, b: u32| match (sketches.get(a as usize), sketches.get(b as usize)) {
-        (Some(x), Some(y)) => dedup::check_pair(x, y, &dedup_config).edge,
+        (Some(x), Some(y)) => dedup::verify_pair(x, y, &dedup_config).0,
         _ => false,
     };
     let found = passages::find(&tokens, &config, stories.as_deref(), &is_copy);
