@@ -737,6 +737,32 @@ pub fn shingled(text: &str, config: &DedupConfig) -> Sketch {
     }
 }
 
+/// What verification compares of a document ([`shingled`] without the stock shingles, and
+/// without the sequence unless `with_sequence`). Stock shingles leave the sequence before the
+/// set is made from it: filtering commutes with sorting, so each shingle is looked up once.
+pub fn verification_sketch(
+    text: &str,
+    config: &DedupConfig,
+    stock: &Over,
+    with_sequence: bool,
+) -> Sketch {
+    let mut sequence = Vec::new();
+    shingle::text_shingles_into(text, &config.shingle, &mut sequence);
+    sequence.retain(|h| !stock.contains(*h));
+    let (sequence, set) = if with_sequence {
+        let set = shingle::to_set(sequence.clone());
+        (sequence, set)
+    } else {
+        (Vec::new(), shingle::to_set(sequence))
+    };
+    Sketch {
+        sequence,
+        set,
+        chars: text.chars().count(),
+        ..Sketch::default()
+    }
+}
+
 /// The sketch of a document from its shingle sequence and its length in characters: what
 /// [`sketch`] makes after shingling (a stored sequence can be sketched again without its text).
 pub fn sketch_sequence(sequence: Vec<u64>, chars: usize, config: &DedupConfig) -> Sketch {

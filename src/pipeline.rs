@@ -27,8 +27,9 @@
 use crate::cluster::{self, UnionFind};
 use crate::dedup::{
     boilerplate_lines, dropped_lines_given, exact_copies, join_exact_copies, merge_lines,
-    search_entry, shingled, stock_cap, verify_pair, without_lines, CandidateKeys, DedupConfig,
-    DocFrequency, DroppedLines, LineCounts, LineStats, Outcome, SearchEntry, ShortLine, Sketch,
+    search_entry, stock_cap, verification_sketch, verify_pair, without_lines, CandidateKeys,
+    DedupConfig, DocFrequency, DroppedLines, LineCounts, LineStats, Outcome, SearchEntry,
+    ShortLine, Sketch,
 };
 use crate::doc::Doc;
 use crate::shingle::Unit;
@@ -269,14 +270,8 @@ where
     drop(repeated);
     drop(pages);
     let state = |i: u32, d: &Doc| {
-        let mut s = shingled(&without_lines(&d.text, &dropped.get(i as usize)), config);
-        s.set.retain(|h| !stock.contains(*h));
-        if with_sequence {
-            s.sequence.retain(|h| !stock.contains(*h));
-        } else {
-            s.sequence = Vec::new();
-        }
-        s
+        let text = without_lines(&d.text, &dropped.get(i as usize));
+        verification_sketch(&text, config, &stock, with_sequence)
     };
     // About what a document's state holds: 8 bytes a shingle for the set, 8 more for the
     // sequence; a word shingle per 6 characters or so.
@@ -342,9 +337,8 @@ where
     drop(witnesses);
     to_kept.sort_unstable();
     let set_only = |i: u32, d: &Doc| {
-        let mut s = state(i, d);
-        s.sequence = Vec::new();
-        s
+        let text = without_lines(&d.text, &dropped.get(i as usize));
+        verification_sketch(&text, config, &stock, false)
     };
     let similarities = for_each_pair(
         corpus,
