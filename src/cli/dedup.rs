@@ -158,14 +158,22 @@ pub fn write_clusters<'a>(
     assignments: &[dedup::Assignment],
     kept_id: impl Fn(u32) -> &'a str,
 ) -> Result<()> {
+    /// One line of the clusters file; fields in the order a JSON object map sorts them.
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        cluster: u32,
+        duplicate_of: Option<&'a str>,
+        id: &'a str,
+        similarity: Option<f64>,
+    }
     let mut out = AtomicOutput::create(path)?;
     for (id, a) in ids.zip(assignments) {
-        let line = json!({
-            "id": id,
-            "cluster": a.cluster,
-            "duplicate_of": a.duplicate_of.map(&kept_id),
-            "similarity": a.similarity.map(|s| (s * 1e6).round() / 1e6),
-        });
+        let line = Line {
+            cluster: a.cluster,
+            duplicate_of: a.duplicate_of.map(&kept_id),
+            id,
+            similarity: a.similarity.map(|s| (s * 1e6).round() / 1e6),
+        };
         serde_json::to_writer(&mut out, &line)?;
         out.write_all(b"\n")?;
     }
