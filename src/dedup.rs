@@ -723,8 +723,8 @@ pub fn search_entry(
     }
 }
 
-/// The part of a [`Sketch`] that verification needs: shingles and length, no signatures (the
-/// streaming pipeline rebuilds this for the documents in candidate pairs).
+/// A document's shingles and length, no signatures yet ([`sketch`] adds them; the streaming
+/// pipeline rebuilds what verification needs with [`verification_sketch`]).
 pub fn shingled(text: &str, config: &DedupConfig) -> Sketch {
     let mut sequence = Vec::new();
     shingle::text_shingles_into(text, &config.shingle, &mut sequence);
