@@ -11,7 +11,7 @@
 //!    read again, for the documents in candidate pairs only (the corpus need not parse the
 //!    others), and their shingle sets are rebuilt from their
 //!    text and dropped lines (not cleaned again), without stock shingles, and compared exactly
-//!    with [`check_pair`]; a set is dropped once its last
+//!    with [`verify_pair`]; a set is dropped once its last
 //!    partner has been checked. When the pairs outgrow [`DedupConfig::pair_budget`] this pass
 //!    runs in rounds, each skipping the pairs that earlier rounds already joined
 //!    ([`CandidateKeys::search`]).
