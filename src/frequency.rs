@@ -86,14 +86,7 @@ impl Default for DocFrequency {
         let shards = rayon::current_num_threads().clamp(1, MAX_SHARDS);
         DocFrequency {
             stored: Mutex::default(),
-            shards: (0..shards)
-                .map(|_| {
-                    Mutex::new(Shard {
-                        low: vec![0; COUNTERS],
-                        carries: AHashMap::new(),
-                    })
-                })
-                .collect(),
+            shards: (0..shards).map(|_| Mutex::default()).collect(),
         }
     }
 }
