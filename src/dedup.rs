@@ -1150,32 +1150,31 @@ impl CandidateKeys {
     }
 
     /// Add the candidate pairs of one table's buckets (`doc` gives an entry's document) to
-    /// `pending`, compacting it when it reaches `compact_at` and verifying a `round` when it
-    /// still holds half the `budget`.
-    #[allow(clippy::too_many_arguments)]
+    /// `pending`, compacting it when it reaches its mark and verifying a `round` when it still
+    /// holds half the budget.
     fn pairs_of_buckets<'a, T: Copy + 'a, E>(
         &self,
         buckets: impl Iterator<Item = &'a [T]>,
         doc: impl Fn(T) -> u32 + Copy,
-        pending: &mut Vec<(u32, u32)>,
-        compact_at: &mut usize,
-        budget: usize,
+        pending: &mut PendingPairs,
         uf: &mut UnionFind,
         round: &mut VerifyRound<'_, E>,
     ) -> Result<(), E> {
         for bucket in buckets {
             lsh::bucket_pairs(bucket, doc, |i, j| {
                 if self.proposes(i, j) && uf.find(i) != uf.find(j) {
-                    pending.push((i, j));
+                    pending.pairs.push((i, j));
                 }
             });
-            if pending.len() >= *compact_at {
-                pending.sort_unstable();
-                pending.dedup();
-                if pending.len() >= budget / 2 {
-                    round(pending, uf)?;
+            if pending.pairs.len() >= pending.compact_at {
+                pending.pairs.sort_unstable();
+                pending.pairs.dedup();
+                if pending.pairs.len() >= pending.budget / 2 {
+                    round(&mut pending.pairs, uf)?;
                 }
-                *compact_at = (2 * pending.len()).max(COMPACT_AT).min(budget);
+                pending.compact_at = (2 * pending.pairs.len())
+                    .max(COMPACT_AT)
+                    .min(pending.budget);
             }
         }
         Ok(())
@@ -1213,7 +1212,6 @@ impl CandidateKeys {
         let searched = |i: usize| copies.get(i).is_none_or(|c| c.is_none());
         let budget = budget.max(1);
         let mut totals = SearchTotals::default();
-        let mut pending: Vec<(u32, u32)> = Vec::new();
         let mut round = |pending: &mut Vec<(u32, u32)>, uf: &mut UnionFind| -> Result<(), E> {
             pending.sort_unstable();
             pending.dedup();
@@ -1234,36 +1232,26 @@ impl CandidateKeys {
         };
         // Similar documents meet in many tables; compacting whenever the list doubles keeps
         // it at about twice the unique pairs.
-        let mut compact_at = COMPACT_AT.min(budget);
+        let mut pending = PendingPairs {
+            pairs: Vec::new(),
+            compact_at: COMPACT_AT.min(budget),
+            budget,
+        };
         for t in 0..self.tables() {
             match self.method {
                 Method::Minhash => {
                     let mut entries = self.minhash_table(t, &searched)?;
-                    self.pairs_of_buckets(
-                        lsh::packed_buckets(&mut entries),
-                        |e| e as u32,
-                        &mut pending,
-                        &mut compact_at,
-                        budget,
-                        uf,
-                        &mut round,
-                    )?;
+                    let buckets = lsh::packed_buckets(&mut entries);
+                    self.pairs_of_buckets(buckets, |e| e as u32, &mut pending, uf, &mut round)?;
                 }
                 Method::Simhash => {
                     let mut entries = self.simhash_table(t, &searched);
-                    self.pairs_of_buckets(
-                        lsh::buckets(&mut entries),
-                        |e| e.1,
-                        &mut pending,
-                        &mut compact_at,
-                        budget,
-                        uf,
-                        &mut round,
-                    )?;
+                    let buckets = lsh::buckets(&mut entries);
+                    self.pairs_of_buckets(buckets, |e| e.1, &mut pending, uf, &mut round)?;
                 }
             }
         }
-        round(&mut pending, uf)?;
+        round(&mut pending.pairs, uf)?;
         Ok(totals)
     }
 
@@ -1278,6 +1266,14 @@ impl CandidateKeys {
         })?;
         Ok(all)
     }
+}
+
+/// Candidate pairs found and not yet verified, compacted when they reach `compact_at` (see
+/// [`CandidateKeys::search`]).
+struct PendingPairs {
+    pairs: Vec<(u32, u32)>,
+    compact_at: usize,
+    budget: usize,
 }
 
 /// Verifies the pending candidate pairs and joins the edges found (see

@@ -46,37 +46,27 @@ impl Shard {
         &mut self.low
     }
 
-    fn add(&mut self, set: &[u64]) {
+    /// Count `set` once more (`ADD`) or once less. A counter that wraps past 255 carries 1
+    /// into `carries`; one that wraps below 0 borrows 1.
+    fn count<const ADD: bool>(&mut self, set: &[u64]) {
         let mut wrapped: Vec<usize> = Vec::new();
         let low = self.counters();
         for &h in set {
             for slot in DocFrequency::slots(h) {
                 let c = &mut low[slot];
-                *c = c.wrapping_add(1);
-                if *c == 0 {
+                let before = *c;
+                *c = if ADD {
+                    before.wrapping_add(1)
+                } else {
+                    before.wrapping_sub(1)
+                };
+                if (ADD && *c == 0) || (!ADD && before == 0) {
                     wrapped.push(slot);
                 }
             }
         }
         for slot in wrapped {
-            *self.carries.entry(slot as u32).or_default() += 1;
-        }
-    }
-
-    fn remove(&mut self, set: &[u64]) {
-        let mut borrowed: Vec<usize> = Vec::new();
-        let low = self.counters();
-        for &h in set {
-            for slot in DocFrequency::slots(h) {
-                let c = &mut low[slot];
-                if *c == 0 {
-                    borrowed.push(slot);
-                }
-                *c = c.wrapping_sub(1);
-            }
-        }
-        for slot in borrowed {
-            *self.carries.entry(slot as u32).or_default() -= 1;
+            *self.carries.entry(slot as u32).or_default() += if ADD { 1 } else { -1 };
         }
     }
 }
@@ -113,12 +103,12 @@ impl DocFrequency {
 
     /// Count one document's shingle set (safe from several threads at once).
     pub fn add_set(&self, set: &[u64]) {
-        self.shard().add(set);
+        self.shard().count::<true>(set);
     }
 
     /// Take back one document's shingle set counted by [`DocFrequency::add_set`].
     pub fn remove_set(&self, set: &[u64]) {
-        self.shard().remove(set);
+        self.shard().count::<false>(set);
     }
 
     /// `f(first, counts)` for every run of [`CHUNK`] counters in order, the counts summed over
