@@ -209,6 +209,32 @@ fn skip_accounts_for_every_record() {
     );
 }
 
+/// The banding a run used is in its summary: under Jaccard, bands that find 99 % of the pairs
+/// at the threshold and a lede window at half of it; an explicit lede threshold wins.
+#[test]
+fn jaccard_runs_band_for_recall_at_the_threshold() {
+    let parameters = |extra: &[&str]| {
+        let out = copydesk()
+            .args(["dedup", "samples", "--output", "-", "--summary", "json"])
+            .args(extra)
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        let summary: Value = serde_json::from_str(String::from_utf8_lossy(&out.stderr).trim())
+            .expect("json summary");
+        summary["parameters"].clone()
+    };
+    let jaccard = parameters(&["--similarity", "jaccard", "--threshold", "0.8"]);
+    assert_eq!(jaccard["bands"], serde_json::json!({"bands": 16, "rows": 6}));
+    assert_eq!(jaccard["config"]["lede_threshold"], 0.4);
+    let set = parameters(&["--similarity", "jaccard", "--lede-threshold", "0.3"]);
+    assert_eq!(set["config"]["lede_threshold"], 0.3);
+    let containment = parameters(&[]);
+    assert_eq!(containment["bands"], serde_json::json!({"bands": 25, "rows": 5}));
+    assert_eq!(containment["config"]["lede_threshold"], 0.3);
+}
+
 #[test]
 fn invalid_utf8_fails_by_default_and_can_be_replaced() {
     copydesk()

@@ -91,9 +91,10 @@ pub struct MatchArgs {
     /// Lede window (in shingles) indexed to find truncated copies; 0 turns it off.
     #[arg(long, default_value_t = DedupConfig::default().lede_shingles, help_heading = "Matching")]
     pub lede_shingles: usize,
-    /// LSH threshold of the lede-window index.
-    #[arg(long, default_value_t = DedupConfig::default().lede_threshold, help_heading = "Matching")]
-    pub lede_threshold: f64,
+    /// LSH threshold of the lede-window index [default: 0.3 with containment, half the
+    /// threshold with jaccard].
+    #[arg(long, help_heading = "Matching")]
+    pub lede_threshold: Option<f64>,
     /// With --method simhash: the largest Hamming distance between candidates.
     #[arg(long, default_value_t = DedupConfig::default().simhash_distance, help_heading = "Matching")]
     pub simhash_distance: u32,
@@ -130,7 +131,9 @@ impl MatchArgs {
             keep: self.keep,
             min_shared: self.min_shared,
             lede_shingles: self.lede_shingles,
-            lede_threshold: self.lede_threshold,
+            lede_threshold: self.lede_threshold.unwrap_or_else(|| {
+                DedupConfig::lede_threshold_for(self.similarity, self.threshold)
+            }),
             simhash_distance: self.simhash_distance,
             jaccard_threshold: self.jaccard_threshold,
             max_df_share: self.max_df_share,
