@@ -226,12 +226,18 @@ fn jaccard_runs_band_for_recall_at_the_threshold() {
         summary["parameters"].clone()
     };
     let jaccard = parameters(&["--similarity", "jaccard", "--threshold", "0.8"]);
-    assert_eq!(jaccard["bands"], serde_json::json!({"bands": 16, "rows": 6}));
+    assert_eq!(
+        jaccard["bands"],
+        serde_json::json!({"bands": 16, "rows": 6})
+    );
     assert_eq!(jaccard["config"]["lede_threshold"], 0.4);
     let set = parameters(&["--similarity", "jaccard", "--lede-threshold", "0.3"]);
     assert_eq!(set["config"]["lede_threshold"], 0.3);
     let containment = parameters(&[]);
-    assert_eq!(containment["bands"], serde_json::json!({"bands": 25, "rows": 5}));
+    assert_eq!(
+        containment["bands"],
+        serde_json::json!({"bands": 25, "rows": 5})
+    );
     assert_eq!(containment["config"]["lede_threshold"], 0.3);
 }
 
