@@ -211,6 +211,8 @@ impl Seen {
 
 /// Documents handed over per batch (fewer when their texts pass `BATCH_BYTES`).
 const BATCH_DOCS: usize = 4096;
+/// Documents in the first batch of a read.
+const FIRST_BATCH_DOCS: usize = 128;
 const BATCH_BYTES: usize = 16 << 20;
 
 impl<'a> FileCorpus<'a> {
@@ -311,13 +313,17 @@ impl copydesk::pipeline::Corpus for FileCorpus<'_> {
                     |r: u64| first || read_record.get(r as usize).copied().unwrap_or(true);
                 let mut items = Vec::new();
                 let mut bytes = 0;
+                // The workers wait for the first batch: it is small, and each next one twice as
+                // large up to BATCH_DOCS.
+                let mut batch_docs = FIRST_BATCH_DOCS;
                 while let Some((record, item)) = reader_ref.next_wanted(&mut want) {
                     if let Item::Doc(d) = &item {
                         bytes += d.text.len();
                     }
                     items.push((record, item));
-                    if items.len() >= BATCH_DOCS || bytes >= BATCH_BYTES {
+                    if items.len() >= batch_docs || bytes >= BATCH_BYTES {
                         bytes = 0;
+                        batch_docs = (batch_docs * 2).min(BATCH_DOCS);
                         if tx.send(std::mem::take(&mut items)).is_err() {
                             return;
                         }
