@@ -227,26 +227,17 @@ impl LineCounts {
         if clean {
             self.templates.observe(site, text);
         }
+        self.count_short(short);
+    }
+
+    /// Count the distinct short lines of one document.
+    fn count_short(&mut self, short: &[ShortLine]) {
         let mut seen: Vec<u64> = short.iter().map(|l| l.hash).collect();
         seen.sort_unstable();
         seen.dedup();
         for h in seen {
             *self.repeated.entry(h).or_insert(0) += 1;
         }
-    }
-
-    /// Add the counts of another part of the corpus.
-    pub fn merge(&mut self, other: LineCounts) {
-        self.templates.merge(other.templates);
-        let (mut big, small) = if self.repeated.len() >= other.repeated.len() {
-            (std::mem::take(&mut self.repeated), other.repeated)
-        } else {
-            (other.repeated, std::mem::take(&mut self.repeated))
-        };
-        for (h, n) in small {
-            *big.entry(h).or_insert(0) += n;
-        }
-        self.repeated = big;
     }
 
     /// The repeated-line counts: line hash ([`line_hash`]) and the documents holding it.
@@ -282,19 +273,17 @@ impl LineCounts {
     /// Count a batch of documents in parallel whose [`short_lines`] are known (`short[i]` are
     /// those of `docs[i]`), for a caller that keeps them until it matches the documents
     /// ([`dropped_lines_given`]).
+    ///
+    /// Only site templates, which hash every line of a page, are counted in parallel: a
+    /// document has about two short lines, and counting them into per-thread maps to merge
+    /// took longer than counting them here.
     pub fn observe_docs_with(&mut self, docs: &[Doc], short: &[Vec<ShortLine>], clean: bool) {
-        let part = docs
-            .par_iter()
-            .zip(short)
-            .fold(LineCounts::default, |mut c, (d, short)| {
-                c.observe_with(&d.text, d.site.as_deref(), short, clean);
-                c
-            })
-            .reduce(LineCounts::default, |mut a, b| {
-                a.merge(b);
-                a
-            });
-        self.merge(part);
+        if clean && docs.iter().any(|d| d.site.is_some()) {
+            self.templates.merge(TemplateCounts::from_docs(docs));
+        }
+        for doc_short in short {
+            self.count_short(doc_short);
+        }
     }
 
     /// The statistics matching needs: template counts (when cleaning) and the repeated lines.
