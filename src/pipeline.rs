@@ -156,6 +156,45 @@ impl ClassifiedPages {
     }
 }
 
+/// What pass 2 keeps of every document, in corpus order.
+struct Pass2State {
+    index: CandidateKeys,
+    content: Vec<Option<u64>>,
+    lengths: Vec<usize>,
+    witnesses: Vec<u64>,
+    /// What cleaning and the repeated-line filter dropped from each document: later passes
+    /// rebuild matching texts from it without cleaning again.
+    dropped: DroppedLines,
+    /// The first error storing band keys: it stops the run after the pass.
+    failure: Option<crate::Error>,
+}
+
+impl Pass2State {
+    fn new(config: &DedupConfig) -> Pass2State {
+        Pass2State {
+            index: CandidateKeys::new(config),
+            content: Vec::new(),
+            lengths: Vec::new(),
+            witnesses: Vec::new(),
+            dropped: DroppedLines::default(),
+            failure: None,
+        }
+    }
+
+    /// Append the next documents' sketches.
+    fn store(&mut self, sketched: Vec<(SearchEntry, Vec<u32>)>) {
+        for (entry, lines) in sketched {
+            if let Err(e) = self.index.push(entry.keys) {
+                self.failure.get_or_insert(e);
+            }
+            self.content.push(entry.content);
+            self.lengths.push(entry.chars);
+            self.witnesses.push(entry.witness);
+            self.dropped.push(&lines);
+        }
+    }
+}
+
 /// Cluster the documents of `corpus`. `progress(pass, documents)` is called after each batch
 /// with the number of documents the pass has done so far.
 pub fn dedup<C: Corpus>(
@@ -213,45 +252,50 @@ where
 
     // Pass 2: sketches, reduced to what candidate search needs.
     let df = DocFrequency::default();
-    let mut index = CandidateKeys::new(config);
-    let mut content: Vec<Option<u64>> = Vec::new();
-    let mut lengths: Vec<usize> = Vec::new();
-    let mut witnesses: Vec<u64> = Vec::new();
-    // What cleaning and the repeated-line filter dropped from each document: later passes
-    // rebuild matching texts from it without cleaning again.
-    let mut dropped = DroppedLines::default();
-    // The callback cannot return an error: the first one stops the run after the pass.
-    let mut failure: Option<crate::Error> = None;
+    // Band keys are made in parallel with this one, appended one document at a time to
+    // `index`.
+    let banding = CandidateKeys::new(config);
+    let mut kept = Pass2State::new(config);
+    // A batch's sketches are kept while the workers sketch the next one, so that the workers
+    // do not wait for them to be stored.
+    let mut sketched: Vec<(SearchEntry, Vec<u32>)> = Vec::new();
     corpus.for_each_batch(&every_document, &mut |batch| {
-        let sketched: Vec<(SearchEntry, Vec<u32>)> = batch
-            .docs
-            .par_iter()
-            .zip(batch.positions)
-            .map(|(d, &position)| {
-                let lines = match pages.get(position) {
-                    Some(page) => merge_lines(page, &repeated.get(position)),
-                    None => dropped_lines_given(
-                        &d.text,
-                        d.site.as_deref(),
-                        &stats,
-                        &repeated.get(position),
-                    ),
-                };
-                let entry = search_entry(&without_lines(&d.text, &lines), config, &index, &df);
-                (entry, lines)
-            })
-            .collect();
-        for (entry, lines) in sketched {
-            if let Err(e) = index.push(entry.keys) {
-                failure.get_or_insert(e);
-            }
-            content.push(entry.content);
-            lengths.push(entry.chars);
-            witnesses.push(entry.witness);
-            dropped.push(&lines);
-        }
-        progress(Pass::Sketch, lengths.len());
+        let earlier = std::mem::take(&mut sketched);
+        let state = &mut kept;
+        (sketched, ()) = rayon::join(
+            || {
+                batch
+                    .docs
+                    .par_iter()
+                    .zip(batch.positions)
+                    .map(|(d, &position)| {
+                        let lines = match pages.get(position) {
+                            Some(page) => merge_lines(page, &repeated.get(position)),
+                            None => dropped_lines_given(
+                                &d.text,
+                                d.site.as_deref(),
+                                &stats,
+                                &repeated.get(position),
+                            ),
+                        };
+                        let text = without_lines(&d.text, &lines);
+                        (search_entry(&text, config, &banding, &df), lines)
+                    })
+                    .collect()
+            },
+            || state.store(earlier),
+        );
+        progress(Pass::Sketch, kept.lengths.len() + sketched.len());
     })?;
+    kept.store(sketched);
+    let Pass2State {
+        index,
+        content,
+        lengths,
+        witnesses,
+        dropped,
+        failure,
+    } = kept;
     if let Some(e) = failure {
         return Err(e.into());
     }
