@@ -4,7 +4,8 @@
 //! shingles; the counters' average load stays near 1 % of the cap, since both grow with the
 //! corpus.
 //!
-//! Counting costs a cache miss per counter. Each thread counts into its own shard of plain
+//! Counting costs a cache miss per counter (the counters of shingles further on are prefetched,
+//! the crate's one `unsafe` call). Each thread counts into its own shard of plain
 //! 8-bit counters: an atomic add per counter made every miss wait for the one before it, and
 //! wider counters multiply the memory the misses go to, which competes for the cache with
 //! everything else. A counter that wraps carries into a small map beside its shard (once per
@@ -51,7 +52,12 @@ impl Shard {
     fn count<const ADD: bool>(&mut self, set: &[u64]) {
         let mut wrapped: Vec<usize> = Vec::new();
         let low = self.counters();
-        for &h in set {
+        for (i, &h) in set.iter().enumerate() {
+            if let Some(&ahead) = set.get(i + PREFETCH_AHEAD) {
+                for slot in DocFrequency::slots(ahead) {
+                    prefetch(low, slot);
+                }
+            }
             for slot in DocFrequency::slots(h) {
                 let c = &mut low[slot];
                 let before = *c;
@@ -69,6 +75,27 @@ impl Shard {
             *self.carries.entry(slot as u32).or_default() += if ADD { 1 } else { -1 };
         }
     }
+}
+
+/// Shingles ahead whose counters are prefetched: a counter is a cache miss, and a loop that
+/// only adds would keep too few misses in flight (prefetching took 2-4 % off a dedup run).
+const PREFETCH_AHEAD: usize = 24;
+
+/// Ask the CPU to start loading `counters[slot]`: a hint, with no effect on any result.
+#[inline(always)]
+fn prefetch(counters: &[u8], slot: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(counter) = counters.get(slot) {
+        // SAFETY: a prefetch reads nothing the program sees and cannot fault; the address is
+        // that of an element of `counters` besides.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                std::ptr::from_ref(counter).cast(),
+            );
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (counters, slot);
 }
 
 impl Default for DocFrequency {
