@@ -270,8 +270,8 @@ impl LineCounts {
         self.observe_docs_with(docs, &short, clean);
     }
 
-    /// Count a batch of documents in parallel whose [`short_lines`] are known (`short[i]` are
-    /// those of `docs[i]`), for a caller that keeps them until it matches the documents
+    /// Count a batch of documents whose [`short_lines`] are known (`short[i]` are those of
+    /// `docs[i]`), for a caller that keeps them until it matches the documents
     /// ([`dropped_lines_given`]).
     ///
     /// Only site templates, which hash every line of a page, are counted in parallel: a

@@ -252,8 +252,8 @@ where
 
     // Pass 2: sketches, reduced to what candidate search needs.
     let df = DocFrequency::default();
-    // Band keys are made in parallel with this one, appended one document at a time to
-    // `index`.
+    // The workers make band keys with `banding` while `kept.index`, which stores them, takes
+    // the previous batch's.
     let banding = CandidateKeys::new(config);
     let mut kept = Pass2State::new(config);
     // A batch's sketches are kept while the workers sketch the next one, so that the workers
@@ -313,10 +313,12 @@ where
     drop(stats);
     drop(repeated);
     drop(pages);
-    let state = |i: u32, d: &Doc| {
+    // Document `i`'s verification state, rebuilt from its text and dropped lines.
+    let verified = |i: u32, d: &Doc, sequence: bool| {
         let text = without_lines(&d.text, &dropped.get(i as usize));
-        verification_sketch(&text, config, &stock, with_sequence)
+        verification_sketch(&text, config, &stock, sequence)
     };
+    let state = |i: u32, d: &Doc| verified(i, d, with_sequence);
     // About what a document's state holds: 8 bytes a shingle for the set, 8 more for the
     // sequence; a word shingle per 6 characters or so.
     let state_bytes = |d: u32, sequence: bool| {
@@ -380,10 +382,7 @@ where
     drop(copies);
     drop(witnesses);
     to_kept.sort_unstable();
-    let set_only = |i: u32, d: &Doc| {
-        let text = without_lines(&d.text, &dropped.get(i as usize));
-        verification_sketch(&text, config, &stock, false)
-    };
+    let set_only = |i: u32, d: &Doc| verified(i, d, false);
     let similarities = for_each_pair(
         corpus,
         &to_kept,
