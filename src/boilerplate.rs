@@ -478,16 +478,22 @@ impl TemplateCounts {
     /// normalization every number would be one line.
     pub fn observe(&mut self, site: Option<&str>, text: &str) {
         let Some(site) = site else { return };
-        let mut seen: Vec<u64> = text
+        for k in TemplateCounts::page_keys(site, text) {
+            *self.pages.entry(k).or_insert(0) += 1;
+        }
+    }
+
+    /// The keys [`TemplateCounts::observe`] counts for one page of `site`: its distinct lines
+    /// with a letter, under the site; sorted. An index keeps them to take a replaced page back.
+    pub fn page_keys(site: &str, text: &str) -> Vec<u64> {
+        let mut keys: Vec<u64> = text
             .lines()
             .filter(|l| has_letter(l))
             .map(|l| site_key(site, normalized_hash(l)))
             .collect();
-        seen.sort_unstable();
-        seen.dedup();
-        for k in seen {
-            *self.pages.entry(k).or_insert(0) += 1;
-        }
+        keys.sort_unstable();
+        keys.dedup();
+        keys
     }
 
     /// Add the counts of another pass (for parallel counting).

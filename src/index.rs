@@ -26,7 +26,9 @@
 //! - `documents` is small per row (an [`Entry`]: what candidate search needs), so a query
 //!   reads it whole; `sketches` holds what exact verification needs ([`StoredSketch`]) and is
 //!   read only for documents in a candidate pair. `seq` is the insertion order, which is the
-//!   order of stored documents for clustering; `--replace` rewrites a document in place.
+//!   order of stored documents for clustering; `--replace` rewrites a document in place and
+//!   takes back the line counts the old one added (its short lines from `Entry`, its site line
+//!   keys from its sketch).
 //! - `line_counts` and `template_counts` are the line statistics of every stored document
 //!   ([`LineCounts`]: hashes of short lines with the number of documents holding each, and
 //!   per-site line keys with their page counts), so a batch or a query counts its lines on
@@ -59,7 +61,7 @@
 //! - Adding an id that is already stored is refused, naming the id, unless `replace` is set.
 //! - An index of another format version is refused, saying so.
 //!
-//! # Byte formats (version 2)
+//! # Byte formats (version 3)
 //! `varint` is unsigned LEB128; `u64le`/`u32le` are little-endian fixed width.
 //!
 //! Entry (`documents.entry`):
@@ -89,11 +91,15 @@
 //!   changes    2^j - 1 times, for the subsets 1 .. 2^j - 1 (bit i: member i dropped):
 //!              varint start, varint removed shingles, varint removed characters,
 //!              varint bridge length b, then b u64le bridge hashes
+//! templates    varint        t, then t u64le: the page's site line keys, sorted (what
+//!                            `template_counts` counted for it; none without a site or
+//!                            cleaning), so that `--replace` takes them back (version 3)
 //! ```
 //! A set of n random 64-bit hashes needs about 64 - log2(n) + 1.4 bits per hash: Rice coding
 //! comes within a bit of that, where byte varints take 8 bytes. Every blob must be consumed
 //! exactly; anything else is reported as corruption, never a panic.
 
+use crate::boilerplate::TemplateCounts;
 use crate::dedup::{
     self, content_hash, CandidateKeys, DedupConfig, DocFrequency, LineCounts, LineStats, Sketch,
 };
@@ -109,7 +115,7 @@ use std::time::Duration;
 /// What `meta.format` says in every copydesk index.
 pub const FORMAT: &str = "copydesk-index";
 /// Version of the schema and the byte formats.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// The hash every stored shingle and line was made with; another hash makes them incomparable.
 pub const HASH: &str = "xxh3-64 seed 0x636f70796465736b";
 /// SQLite page size of a new index: sketches of a few KiB stay in their page.
@@ -217,6 +223,9 @@ pub struct StoredSketch {
     pub sequence: Vec<u64>,
     /// Sorted by position; the ranges of different groups never touch.
     pub groups: Vec<Group>,
+    /// The page's site line keys that `template_counts` counted for it
+    /// ([`TemplateCounts::page_keys`]), so that replacing the page takes them back.
+    pub templates: Vec<u64>,
 }
 
 impl StoredSketch {
@@ -364,10 +373,15 @@ impl<'a> LineContext<'a> {
         } else {
             Vec::new()
         };
+        let templates = match site {
+            Some(site) if self.clean => TemplateCounts::page_keys(site, text),
+            _ => Vec::new(),
+        };
         let stored = StoredSketch {
             chars: sketch.chars,
             sequence: sketch.sequence.clone(),
             groups,
+            templates,
         };
         let mut bytes = Vec::new();
         encode_sketch(&stored, &mut bytes);
@@ -516,6 +530,7 @@ impl<'a> LineContext<'a> {
             chars: 0,
             sequence: base.to_vec(),
             groups,
+            templates: Vec::new(),
         };
         if !apart || stored.apply(&|h| all.contains(&h)).0 != without(&all).0 {
             return Vec::new();
@@ -1614,6 +1629,7 @@ pub fn encode_sketch(sketch: &StoredSketch, out: &mut Vec<u8>) {
         chars,
         sequence,
         groups,
+        templates,
     } = sketch;
     put_varint(*chars as u64, out);
     let set = shingle::to_set(sequence.clone());
@@ -1667,6 +1683,10 @@ pub fn encode_sketch(sketch: &StoredSketch, out: &mut Vec<u8>) {
                 out.extend_from_slice(&h.to_le_bytes());
             }
         }
+    }
+    put_varint(templates.len() as u64, out);
+    for k in templates {
+        out.extend_from_slice(&k.to_le_bytes());
     }
 }
 
@@ -1765,6 +1785,14 @@ pub fn decode_sketch_and_set(bytes: &[u8]) -> Result<(StoredSketch, Vec<u64>), S
         }
         groups.push(Group { lines, changes });
     }
+    let t = c.varint()?;
+    if t.saturating_mul(8) > c.bytes.len() as u64 {
+        return Err(format!("{t} template keys exceed the remaining bytes"));
+    }
+    let mut templates = Vec::with_capacity(t as usize);
+    for _ in 0..t {
+        templates.push(u64::from_le_bytes(c.take::<8>()?));
+    }
     if !c.bytes.is_empty() {
         return Err(format!("{} bytes left over", c.bytes.len()));
     }
@@ -1773,6 +1801,7 @@ pub fn decode_sketch_and_set(bytes: &[u8]) -> Result<(StoredSketch, Vec<u64>), S
             chars,
             sequence,
             groups,
+            templates,
         },
         set,
     ))
@@ -1803,6 +1832,7 @@ mod tests {
             chars: s.chars,
             sequence: s.sequence,
             groups: Vec::new(),
+            templates: Vec::new(),
         }
     }
 
@@ -1842,12 +1872,14 @@ mod tests {
                     },
                 ],
             }],
+            templates: vec![0, 7, u64::MAX],
         };
         assert_eq!(s, roundtrip(&s));
         let one = StoredSketch {
             chars: 1,
             sequence: vec![3],
             groups: vec![],
+            templates: vec![],
         };
         assert_eq!(one, roundtrip(&one));
         let entry = Entry {
@@ -1872,6 +1904,7 @@ mod tests {
             chars: 3,
             sequence: vec![300, 5, 300],
             groups: vec![],
+            templates: vec![0x0102],
         };
         let mut bytes = Vec::new();
         encode_sketch(&s, &mut bytes);
@@ -1888,6 +1921,15 @@ mod tests {
             1,
             0b101, // sequence length, 1 bit per position, positions 1 0 1
             0,     // no groups
+            1,
+            2,
+            1,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0, // one template key, u64le 0x0102
         ];
         assert_eq!(bytes, expected);
         assert_eq!(

@@ -61,7 +61,7 @@ fn add_then_stats() {
     let s = stats(&index);
     assert_eq!(s["documents"], 3);
     assert_eq!(s["batches"], 1);
-    assert_eq!(s["format_version"], 2);
+    assert_eq!(s["format_version"], 3);
     assert_eq!(s["hash"], "xxh3-64 seed 0x636f70796465736b");
     let ngram = copydesk::dedup::DedupConfig::default().shingle.ngram;
     assert_eq!(s["parameters"]["config"]["shingle"]["ngram"], ngram);
@@ -92,6 +92,78 @@ fn duplicate_id_is_an_error_naming_it_and_adds_nothing() {
     let s = stats(&index);
     assert_eq!(s["documents"], 3);
     assert_eq!(s["batches"], 1);
+}
+
+/// The rows of one count table, sorted.
+fn count_rows(index: &Path, table: &str) -> Vec<(i64, i64)> {
+    let db = Connection::open(index).unwrap();
+    let mut rows: Vec<(i64, i64)> = db
+        .prepare(&format!("SELECT * FROM {table}"))
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    rows.sort_unstable();
+    rows
+}
+
+/// Replacing a page takes back what it added to the site's line counts: an index with a page
+/// replaced twice counts its lines as one made of the final page does. Counted three times,
+/// the page's own subheads would be site template on its third copy, and cleaned away.
+#[test]
+fn replacing_a_page_takes_back_its_site_line_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = |story: &str| {
+        serde_json::json!({
+            "id": "p1",
+            "site": "example.org",
+            "text": format!(
+                "Harbour news\nBridge closed to trucks\n{story} The council voted on Monday \
+                 to close the old bridge after engineers found cracks in two steel supports.\n\
+                 Repairs will take most of the summer."
+            ),
+        })
+        .to_string()
+            + "\n"
+    };
+    let first = dir.path().join("first.jsonl");
+    let second = dir.path().join("second.jsonl");
+    std::fs::write(&first, page("Update one.")).unwrap();
+    std::fs::write(&second, page("Update two.")).unwrap();
+    let replaced = dir.path().join("replaced.index");
+    add(&replaced, &first).success();
+    for input in [&second, &second] {
+        copydesk()
+            .args(["index", "add", "--replace"])
+            .arg(&replaced)
+            .arg(input)
+            .assert()
+            .success()
+            .stderr(contains("0 added, 1 replaced"));
+    }
+    let fresh = dir.path().join("fresh.index");
+    add(&fresh, &second).success();
+    let templates = count_rows(&fresh, "template_counts");
+    assert!(!templates.is_empty(), "the page's lines are counted");
+    assert!(templates.iter().all(|&(_, pages)| pages == 1));
+    assert_eq!(count_rows(&replaced, "template_counts"), templates);
+    assert_eq!(
+        count_rows(&replaced, "line_counts"),
+        count_rows(&fresh, "line_counts")
+    );
+    // So the page checked against the index matches its stored copy whole.
+    let out = copydesk()
+        .args(["dedup", "--output", "-", "--against"])
+        .arg(&replaced)
+        .arg(&second)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let rows = lines(&out.stdout);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["duplicate_of"], "p1");
+    assert_eq!(rows[0]["similarity"], 1.0);
 }
 
 #[test]
@@ -563,7 +635,7 @@ fn an_index_of_an_older_format_is_refused() {
             .assert()
             .code(2)
             .stderr(contains("format version 1 is not supported"))
-            .stderr(contains("reads version 2"));
+            .stderr(contains("reads version 3"));
     }
     add(&index, &data("batch_a.jsonl"))
         .code(2)

@@ -237,6 +237,7 @@ fn add(args: AddArgs) -> Result<ExitCode> {
     let mut counts = before.clone();
     let mut new_counts = LineCounts::default();
     let mut taken_back: Vec<u64> = Vec::new();
+    let mut templates_taken_back: Vec<u64> = Vec::new();
     try_for_each_batch(&corpus, &mut |docs| {
         if clean || config.repeat_min_docs > 0 {
             new_counts.observe_docs(docs, config, clean);
@@ -259,6 +260,12 @@ fn add(args: AddArgs) -> Result<ExitCode> {
                 }
             }
             let stored = writer.sketch(found.seq).map_err(nothing_added)?;
+            for k in &stored.templates {
+                if let Some(n) = counts.templates.get_mut(k) {
+                    *n = n.saturating_sub(1);
+                    templates_taken_back.push(*k);
+                }
+            }
             let old = stored.sketch(&|h| before_repeated.is_repeated(h), config);
             df.remove_set(&old.set);
         }
@@ -334,21 +341,21 @@ fn add(args: AddArgs) -> Result<ExitCode> {
         .collect();
     lines.sort_unstable();
     lines.dedup();
-    let templates: Vec<(u64, u32)> = new_counts
-        .templates()
-        .entries()
-        .map(|(k, n)| {
+    let added_pages: ahash::AHashMap<u64, u32> = new_counts.templates().entries().collect();
+    let mut templates: Vec<(u64, u32)> = added_pages
+        .keys()
+        .copied()
+        .chain(templates_taken_back)
+        .map(|k| {
+            let n = counts.templates.get(&k).copied().unwrap_or(0);
             (
                 k,
-                counts
-                    .templates
-                    .get(&k)
-                    .copied()
-                    .unwrap_or(0)
-                    .saturating_add(n),
+                n.saturating_add(added_pages.get(&k).copied().unwrap_or(0)),
             )
         })
         .collect();
+    templates.sort_unstable();
+    templates.dedup();
     writer
         .write_counts(&lines, &templates, &df)
         .map_err(nothing_added)?;
@@ -728,6 +735,7 @@ where
                         chars,
                         sequence: s.sequence,
                         groups: Vec::new(),
+                        templates: Vec::new(),
                     },
                     &mut bytes,
                 );
