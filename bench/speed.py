@@ -11,8 +11,9 @@ Steps (each fails loudly with a non-zero exit):
   2. makes a virtualenv in the cache dir and installs the peers from PyPI (datasketch==2.0.0
      rensa==0.5.0 gaoya==0.2.2); a peer that cannot install is reported in the table and skipped;
   3. builds the shared floor program (CARGO_TARGET_DIR in the cache dir);
-  4. runs every tool through the shared measure.py into one results JSONL per corpus, and scores
-     each tool's removed ids with the shared eval_truth.py;
+  4. runs every tool through the shared measure.py into one results JSONL per corpus (with
+     --rounds N, every tool N times, round by round, and the table shows each tool's median-wall
+     run), and scores each tool's removed ids with the shared eval_truth.py;
   5. writes bench/results/<corpus>-<date>.md beside the raw <corpus>-<date>.jsonl (measure.py
      records), <corpus>-<date>.scores.jsonl (eval_truth.py lines) and <corpus>-<date>.meta.json.
 The table is written to a temporary file and renamed into place only when it is complete.
@@ -265,17 +266,14 @@ def run_corpus(a, shared, name, corpus, truth, exe, floor, py, missing, run_dir)
     records, scores, extra, failures = {}, {}, {}, []
     log("%s: warming the page cache" % name)
     warm(corpus)
-    for label in a.tools:
-        spec = specs[label]
-        pkg = spec.get("pkg")
-        if pkg and pkg in missing:
-            extra[label] = {"skipped": "not installed: " + missing[pkg]}
-            log("%s: %s SKIPPED (%s)" % (name, label, missing[pkg]))
-            continue
+
+    def measure_once(label, spec, rnd):
+        """One timed run of one tool: (record, extra) or (None, why)."""
         for p in (spec.get("removed"), spec.get("clusters")):
             if p and os.path.exists(p):
                 os.unlink(p)
-        log("%s: timing %s (load %.2f)..." % (name, label, loadavg()[0]))
+        log("%s: timing %s%s (load %.2f)..." % (
+            name, label, " (round %d of %d)" % (rnd + 1, a.rounds) if a.rounds > 1 else "", loadavg()[0]))
         mlog = os.path.join(work, label + ".measure.log")
         b0, t0 = busy_jiffies(), time.time()
         rc = run_logged([sys.executable, os.path.join(shared, "measure.py"), "--label", label, "--corpus", corpus,
@@ -290,25 +288,54 @@ def run_corpus(a, shared, name, corpus, truth, exe, floor, py, missing, run_dir)
                     if r.get("label") == label:
                         rec = r
         if rec is None:
-            failures.append("%s: measure.py failed (rc=%d): %s" % (label, rc, tail(mlog, 5)))
-            extra[label] = {"skipped": "measure.py failed"}
-            continue
-        records[label] = rec
+            return None, "measure.py failed (rc=%d): %s" % (rc, tail(mlog, 5))
         shown = [os.path.relpath(c, ROOT) if c.startswith(os.path.dirname(ROOT) + os.sep) else c
                  for c in spec["cmd"]]
         ncpu = os.cpu_count() or 1
         other = max(0.0, busy - rec["cpu_s"])
         # busy CPU of the whole machine over the measure.py call, less the tool's own: other work
         # (measure.py's own sampling and corpus line count are included: a few per cent)
-        extra[label] = {"other_cpu_s": round(other, 1), "span_s": round(span, 2),
-                        "cmd_from_project_root": " ".join(shlex.quote(c) for c in shown),
-                        "other_cpu_pct": round(100 * other / (span * ncpu), 1) if span > 0 else None}
-        if rec["rc"] != 0 or rec["timed_out"]:
-            why = "timed out after %ss" % a.timeout if rec["timed_out"] else "exit status %d" % rec["rc"]
+        ex = {"other_cpu_s": round(other, 1), "span_s": round(span, 2),
+              "cmd_from_project_root": " ".join(shlex.quote(c) for c in shown),
+              "other_cpu_pct": round(100 * other / (span * ncpu), 1) if span > 0 else None}
+        if rec["rc"] == 0 and not rec["timed_out"]:
+            log("%s: %s wall %.1f s, cpu %.1f s, peak RSS %.0f MB, other load %.0f%%" % (
+                name, label, rec["wall_s"], rec["cpu_s"], rec["max_rss_single_mb"], ex["other_cpu_pct"] or 0))
+        return rec, ex
+
+    # Every tool once a round, in the same order, so that the machine's drift reaches all of them;
+    # the table shows each tool's median run (a short run is the one a burst of other load skews).
+    runs = {label: [] for label in a.tools}
+    for rnd in range(a.rounds):
+        for label in a.tools:
+            spec = specs[label]
+            pkg = spec.get("pkg")
+            if pkg and pkg in missing:
+                continue
+            if runs[label] and runs[label][-1][0] is None:
+                continue
+            runs[label].append(measure_once(label, spec, rnd))
+    for label in a.tools:
+        spec = specs[label]
+        pkg = spec.get("pkg")
+        if pkg and pkg in missing:
+            extra[label] = {"skipped": "not installed: " + missing[pkg]}
+            log("%s: %s SKIPPED (%s)" % (name, label, missing[pkg]))
+            continue
+        if runs[label][-1][0] is None:
+            failures.append("%s: %s" % (label, runs[label][-1][1]))
+            extra[label] = {"skipped": "measure.py failed"}
+            continue
+        done = sorted(runs[label], key=lambda r: r[0]["wall_s"])
+        rec, ex = done[(len(done) - 1) // 2]
+        ex = dict(ex, walls_s=[r["wall_s"] for r, _ in runs[label]])
+        records[label] = rec
+        extra[label] = ex
+        if any(r["rc"] != 0 or r["timed_out"] for r, _ in runs[label]):
+            bad = next(r for r, _ in runs[label] if r["rc"] != 0 or r["timed_out"])
+            why = "timed out after %ss" % a.timeout if bad["timed_out"] else "exit status %d" % bad["rc"]
             failures.append("%s: %s (log: %s)" % (label, why, os.path.join(work, label + ".log")))
             continue
-        log("%s: %s wall %.1f s, cpu %.1f s, peak RSS %.0f MB, other load %.0f%%" % (
-            name, label, rec["wall_s"], rec["cpu_s"], rec["max_rss_single_mb"], extra[label]["other_cpu_pct"] or 0))
         removed = spec.get("removed")
         if removed is None:
             continue
@@ -400,6 +427,14 @@ def render(a, name, info, load_start, load_end, records, scores, extra, failures
             "{:,}".format(s["false_removed"]) if "false_removed" in s else "-",
             fnum(e.get("other_cpu_pct"), "%.0f")))
     L.append("")
+    if a.rounds > 1:
+        L.append("Each tool ran %d times, once a round, in the order of the table; the row is its median-wall run, "
+                 "and the ratios below are of medians. Walls of the rounds, in seconds:\n" % a.rounds)
+        for label in a.tools:
+            w = extra.get(label, {}).get("walls_s")
+            if w:
+                L.append("- %s: %s" % (label, ", ".join("%.2f" % x for x in w)))
+        L.append("")
 
     def wall(lab):
         r = records.get(lab)
@@ -492,6 +527,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2, help="threads for the floor and the Rayon peers (default 2)")
     ap.add_argument("--timeout", type=float, default=3600, help="per-run kill timeout, seconds (default 3600)")
     ap.add_argument("--python", default=sys.executable, help="python that creates the peers' virtualenv")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="run every tool this many times, round by round, and tabulate each tool's median-wall run "
+                         "(default 1; 3 evens out bursts of other load on a shared machine)")
     ap.add_argument("--note", default="", help="a line to put at the top of the table (e.g. why it was run)")
     a = ap.parse_args()
     a.tools = [t.strip() for t in a.tools.split(",") if t.strip()]
@@ -500,6 +538,8 @@ def main():
         ap.error("unknown tool(s) %s; choose from %s" % (", ".join(bad), ", ".join(ALL_TOOLS)))
     if a.docs <= 0:
         ap.error("--docs must be positive")
+    if a.rounds <= 0:
+        ap.error("--rounds must be positive")
     cmdline = "python3 bench/speed.py " + " ".join(shlex.quote(x) for x in sys.argv[1:])
     started = datetime.datetime.now(datetime.timezone.utc)
     try:
