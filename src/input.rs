@@ -7,7 +7,8 @@
 //!
 //! Records are numbered in input order ([`Reader::next_wanted`]), so a caller that read the
 //! input once can read it again for a few records only: the others are passed over unread
-//! (a JSONL line is only searched for its end, a text file is not opened).
+//! (a JSONL line is only searched for its end, a text file is not opened). Given the first
+//! read's [`RecordSpans`], a read of a plain JSONL file seeks past a declined record instead.
 //!
 //! - A folder is read recursively in sorted path order; the id of a file is its path
 //!   relative to the folder (with `/`), and its site is the folder it sits in.
@@ -95,10 +96,59 @@ enum Source {
     Files(std::vec::IntoIter<(PathBuf, String, Option<String>)>),
     Jsonl {
         path: PathBuf,
-        reader: Box<dyn BufRead + Send>,
+        reader: LineSource,
         line: u64,
         done: bool,
+        /// Bytes read from the source so far, and where the last record ended (byte, line):
+        /// a record's span runs from there to the end of its own line.
+        consumed: u64,
+        record_end: (u64, u64),
     },
+}
+
+/// The lines of a JSONL source: a plain file can seek past a record, a stream cannot.
+enum LineSource {
+    File(BufReader<File>),
+    Stream(Box<dyn BufRead + Send>),
+}
+
+impl LineSource {
+    fn lines(&mut self) -> &mut dyn BufRead {
+        match self {
+            LineSource::File(f) => f,
+            LineSource::Stream(s) => s.as_mut(),
+        }
+    }
+}
+
+/// Where each record of a read lies in its plain JSONL file, by record number: the bytes
+/// and lines from the end of the record before (blank lines included) to the end of its own
+/// line. A later read of the same input seeks past a declined record by its span instead of
+/// reading its bytes. Records of other sources (gzip, stdin, text files) have no span.
+#[derive(Clone, Debug, Default)]
+pub struct RecordSpans {
+    spans: Vec<Span>,
+    /// By input path: the number of records through the end of its JSONL file, so that a
+    /// later read never takes the span of the next file's first record for its own.
+    ends: Vec<u64>,
+}
+
+/// (bytes, lines); `NO_SPAN` when the record cannot be skipped by seeking.
+type Span = (u32, u32);
+const NO_SPAN: Span = (u32::MAX, u32::MAX);
+
+impl RecordSpans {
+    /// The span of `record`, when it lies in the JSONL file of input path `source`.
+    fn get(&self, source: usize, record: u64) -> Option<Span> {
+        if record >= self.ends.get(source).copied().unwrap_or(0) {
+            return None;
+        }
+        usize::try_from(record)
+            .ok()
+            .and_then(|r| self.spans.get(r))
+            .copied()
+            .filter(|s| *s != NO_SPAN)
+    }
 }
 
 /// A streaming reader over input paths (see the module docs).
@@ -111,6 +161,12 @@ pub struct Reader {
     pub stats: ReadStats,
     /// Records so far, passed over ones included (see [`Reader::next_wanted`]).
     records: u64,
+    /// The spans of the records read so far, when asked for ([`Reader::recording_spans`]).
+    spans: Option<RecordSpans>,
+    /// An earlier read's spans, to seek past declined records ([`Reader::skipping`]).
+    skips: Option<std::sync::Arc<RecordSpans>>,
+    /// The input path being read: one more than its index (0 before the first).
+    sources: usize,
 }
 
 impl Reader {
@@ -121,6 +177,35 @@ impl Reader {
             config: std::sync::Arc::new(config),
             stats: ReadStats::default(),
             records: 0,
+            spans: None,
+            skips: None,
+            sources: 0,
+        }
+    }
+
+    /// Note every record's span ([`RecordSpans`]), for later reads of the same input.
+    pub fn recording_spans(mut self) -> Reader {
+        self.spans = Some(RecordSpans::default());
+        self
+    }
+
+    /// The spans noted so far ([`Reader::recording_spans`]; empty when not asked for).
+    pub fn take_spans(&mut self) -> RecordSpans {
+        self.spans.take().unwrap_or_default()
+    }
+
+    /// Seek past the declined records of a plain JSONL file by the spans of an earlier read of
+    /// the same input. A file changed since then is read wrong, which the caller's checks of
+    /// ids and record counts catch, as they do without spans.
+    pub fn skipping(mut self, spans: std::sync::Arc<RecordSpans>) -> Reader {
+        self.skips = Some(spans);
+        self
+    }
+
+    /// Note the span of a record that is not a JSONL line of a plain file.
+    fn no_span(&mut self) {
+        if let Some(spans) = self.spans.as_mut() {
+            spans.spans.push(NO_SPAN);
         }
     }
 
@@ -139,6 +224,7 @@ impl Reader {
                 Some(Source::Files(files)) => match files.next() {
                     Some((path, id, site)) => {
                         self.records += 1;
+                        self.no_span();
                         if wanted(record) {
                             return Some((record, self.read_text_file(path, id, site)));
                         }
@@ -151,10 +237,12 @@ impl Reader {
                 },
                 None => {
                     let path = self.paths.next()?;
+                    self.sources += 1;
                     match self.open_path(path) {
                         Ok(source) => self.current = Some(source),
                         Err(rejected) => {
                             self.records += 1;
+                            self.no_span();
                             return Some((record, Item::Rejected(rejected)));
                         }
                     }
@@ -182,9 +270,14 @@ impl Reader {
             self.stats.files += 1;
             return Ok(Source::Jsonl {
                 path,
-                reader: Box::new(BufReader::with_capacity(1 << 20, io::stdin())),
+                reader: LineSource::Stream(Box::new(BufReader::with_capacity(
+                    1 << 20,
+                    io::stdin(),
+                ))),
                 line: 0,
                 done: false,
+                consumed: 0,
+                record_end: (0, 0),
             });
         }
         let meta = std::fs::metadata(&path).map_err(|e| reject(format!("cannot read: {e}")))?;
@@ -215,19 +308,21 @@ impl Reader {
         if name.ends_with(".jsonl") || name.ends_with(".jsonl.gz") || name.ends_with(".ndjson") {
             let file = File::open(&path).map_err(|e| reject(format!("cannot open: {e}")))?;
             self.stats.files += 1;
-            let reader: Box<dyn BufRead + Send> = if name.ends_with(".gz") {
-                Box::new(BufReader::with_capacity(
+            let reader = if name.ends_with(".gz") {
+                LineSource::Stream(Box::new(BufReader::with_capacity(
                     1 << 20,
                     flate2::read::MultiGzDecoder::new(file),
-                ))
+                )))
             } else {
-                Box::new(BufReader::with_capacity(1 << 20, file))
+                LineSource::File(BufReader::with_capacity(1 << 20, file))
             };
             return Ok(Source::Jsonl {
                 path,
                 reader,
                 line: 0,
                 done: false,
+                consumed: 0,
+                record_end: (0, 0),
             });
         }
         // A single text file given directly: its id is the path as given.
@@ -325,22 +420,77 @@ impl Reader {
             reader,
             line,
             done,
+            consumed,
+            record_end,
         }) = self.current.as_mut()
         else {
             return None;
         };
         let limit = self.config.max_doc_bytes;
+        // The answer for the record at hand: blank lines before it must not ask again.
+        let mut asked: Option<(u64, bool)> = None;
+        let mut ask = |record: u64| match asked {
+            Some((r, answer)) if r == record => answer,
+            _ => {
+                let answer = wanted(record);
+                asked = Some((record, answer));
+                answer
+            }
+        };
         loop {
             if *done {
                 return None;
             }
+            let record = self.records;
+            if let (LineSource::File(file), Some(skips)) = (&mut *reader, &self.skips) {
+                if let Some((bytes, lines)) = skips.get(self.sources.saturating_sub(1), record) {
+                    if !ask(record) {
+                        if let Err(e) = file.seek_relative(i64::from(bytes)) {
+                            *done = true;
+                            self.records += 1;
+                            let origin = Origin {
+                                path: path.clone(),
+                                line: Some(*line + 1),
+                            };
+                            return Some((
+                                record,
+                                Item::Rejected(Rejected {
+                                    origin,
+                                    id: None,
+                                    reason: format!("cannot read: {e}"),
+                                    fatal_for_file: true,
+                                }),
+                            ));
+                        }
+                        *line += u64::from(lines);
+                        self.records += 1;
+                        continue;
+                    }
+                }
+            }
             *line += 1;
             let lineno = *line;
-            let record = self.records;
             let mut buf = Vec::new();
-            let read = read_line_bounded(reader.as_mut(), &mut buf, limit, &mut || wanted(record));
+            let read = read_line_bounded(reader.lines(), &mut buf, limit, consumed, &mut || {
+                ask(record)
+            });
             if !matches!(read, Ok(LineRead::Eof | LineRead::Blank)) {
                 self.records += 1;
+                if let Some(spans) = self.spans.as_mut() {
+                    let bytes = u32::try_from(*consumed - record_end.0).ok();
+                    let lines = u32::try_from(*line - record_end.1).ok();
+                    let seekable = matches!(reader, LineSource::File(_)) && read.is_ok();
+                    spans.spans.push(match (bytes, lines) {
+                        (Some(b), Some(l)) if seekable && (b, l) != NO_SPAN => (b, l),
+                        _ => NO_SPAN,
+                    });
+                    let source = self.sources.saturating_sub(1);
+                    if spans.ends.len() <= source {
+                        spans.ends.resize(source + 1, 0);
+                    }
+                    spans.ends[source] = self.records;
+                }
+                *record_end = (*consumed, *line);
             }
             let origin = || Origin {
                 path: path.clone(),
@@ -629,6 +779,7 @@ fn read_line_bounded(
     reader: &mut dyn BufRead,
     buf: &mut Vec<u8>,
     limit: usize,
+    consumed: &mut u64,
     wanted: &mut dyn FnMut() -> bool,
 ) -> io::Result<LineRead> {
     // None while the line is all whitespace; then whether the caller wants it.
@@ -664,6 +815,7 @@ fn read_line_bounded(
         }
         let used = found.map(|i| i + 1).unwrap_or(available.len());
         reader.consume(used);
+        *consumed += used as u64;
         if found.is_some() {
             break;
         }
@@ -765,7 +917,7 @@ mod tests {
                 asked += 1;
                 want
             };
-            read_line_bounded(&mut reader, buf, 10, &mut wanted).unwrap()
+            read_line_bounded(&mut reader, buf, 10, &mut 0, &mut wanted).unwrap()
         };
         let mut buf = Vec::new();
         assert!(matches!(next(true, &mut buf), LineRead::Line));
@@ -845,22 +997,38 @@ mod tests {
                 max_doc_bytes: 64,
                 ..InputConfig::default()
             };
-            let mut full = Reader::new(std::slice::from_ref(&path), config.clone());
+            // A second, plain file after it: record numbers run on across files.
+            let second = dir.path().join("second.jsonl");
+            std::fs::write(&second, &data[..data.len() / 2]).unwrap();
+            let paths = [path, second];
+            let mut full = Reader::new(&paths, config.clone()).recording_spans();
             let all = read(&mut full, &mut |_| true);
-            let mut some = Reader::new(&[path], config);
-            let mut asked = Vec::new();
-            let got = read(&mut some, &mut |r| {
-                asked.push(r);
-                mask[r as usize % mask.len()]
-            });
+            let spans = std::sync::Arc::new(full.take_spans());
             let expected: Vec<(u64, String)> = all
                 .iter()
                 .filter(|(r, _)| mask[*r as usize % mask.len()])
                 .cloned()
                 .collect();
-            proptest::prop_assert_eq!(got, expected);
-            proptest::prop_assert_eq!(some.records(), full.records());
-            proptest::prop_assert_eq!(asked, (0..full.records()).collect::<Vec<_>>());
+            // Declined records passed over by reading their lines, and by seeking past their
+            // spans (a plain file; gzip has none and is read as without them).
+            for reader in [
+                Reader::new(&paths, config.clone()),
+                Reader::new(&paths, config.clone()).skipping(spans.clone()),
+            ] {
+                let mut some = reader;
+                let mut asked = Vec::new();
+                let got = read(&mut some, &mut |r| {
+                    asked.push(r);
+                    mask[r as usize % mask.len()]
+                });
+                proptest::prop_assert_eq!(&got, &expected);
+                proptest::prop_assert_eq!(some.records(), full.records());
+                proptest::prop_assert_eq!(asked, (0..full.records()).collect::<Vec<_>>());
+            }
+            proptest::prop_assert_eq!(spans.spans.len() as u64, full.records());
+            if !gzip {
+                proptest::prop_assert!(spans.spans.iter().all(|s| *s != NO_SPAN));
+            }
             let numbers: Vec<u64> = all.iter().map(|(r, _)| *r).collect();
             proptest::prop_assert_eq!(numbers, (0..full.records()).collect::<Vec<_>>());
         }

@@ -4,7 +4,7 @@
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use copydesk::doc::{Doc, Origin};
-use copydesk::input::{InputConfig, Item, ReadStats, Reader, Rejected, Utf8Policy};
+use copydesk::input::{InputConfig, Item, ReadStats, Reader, RecordSpans, Rejected, Utf8Policy};
 use copydesk::pipeline::{every_document, Batch, Corpus};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -123,6 +123,8 @@ pub struct Scan {
     pub stats: ReadStats,
     /// By reader record number: the position of the document it gave, or [`NOT_A_DOC`].
     records: Vec<u32>,
+    /// Where the records lie, so that later reads seek past the ones they decline.
+    spans: std::sync::Arc<RecordSpans>,
 }
 
 /// A record that gave no document: rejected, or a duplicate id.
@@ -283,10 +285,15 @@ impl copydesk::pipeline::Corpus for FileCorpus<'_> {
     ) -> Result<()> {
         let config = self.args.config();
         let fail_utf8 = config.invalid_utf8 == Utf8Policy::Fail;
-        let mut reader = Reader::new(&self.paths, config);
+        let known = self.scan.borrow();
+        let mut reader = match known.as_ref() {
+            None => Reader::new(&self.paths, config).recording_spans(),
+            Some(known) => {
+                Reader::new(&self.paths, config).skipping(std::sync::Arc::clone(&known.spans))
+            }
+        };
         let mut scan = Scan::default();
         let mut seen = Seen::default();
-        let known = self.scan.borrow();
         // A later read parses only the records that gave a wanted document. Records past
         // the first read's are read too, so that an appended document is named.
         let read_record: Vec<bool> = known.as_ref().map_or_else(Vec::new, |known| {
@@ -408,6 +415,7 @@ impl copydesk::pipeline::Corpus for FileCorpus<'_> {
             );
         }
         scan.stats = reader.stats.clone();
+        scan.spans = std::sync::Arc::new(reader.take_spans());
         self.write_rejects(&scan.rejected)?;
         *self.scan.borrow_mut() = Some(scan);
         Ok(())
