@@ -129,8 +129,10 @@ impl LineSource {
 pub struct RecordSpans {
     spans: Vec<Span>,
     /// By input path: the number of records through the end of its JSONL file, so that a
-    /// later read never takes the span of the next file's first record for its own.
-    ends: Vec<u64>,
+    /// later read never takes the span of the next file's first record for its own, and the
+    /// file's length, so that a file whose length changed is read without seeking (its lines
+    /// then show the change).
+    ends: Vec<(u64, u64)>,
 }
 
 /// (bytes, lines); `NO_SPAN` when the record cannot be skipped by seeking.
@@ -138,9 +140,19 @@ type Span = (u32, u32);
 const NO_SPAN: Span = (u32::MAX, u32::MAX);
 
 impl RecordSpans {
+    /// Note that the file of input path `sources - 1` has `records` records through here and
+    /// `bytes` bytes so far.
+    fn end(&mut self, sources: usize, records: u64, bytes: u64) {
+        let source = sources.saturating_sub(1);
+        if self.ends.len() <= source {
+            self.ends.resize(source + 1, (0, 0));
+        }
+        self.ends[source] = (records, bytes);
+    }
+
     /// The span of `record`, when it lies in the JSONL file of input path `source`.
     fn get(&self, source: usize, record: u64) -> Option<Span> {
-        if record >= self.ends.get(source).copied().unwrap_or(0) {
+        if record >= self.ends.get(source).map_or(0, |e| e.0) {
             return None;
         }
         usize::try_from(record)
@@ -314,7 +326,15 @@ impl Reader {
                     flate2::read::MultiGzDecoder::new(file),
                 )))
             } else {
-                LineSource::File(BufReader::with_capacity(1 << 20, file))
+                let source = self.sources.saturating_sub(1);
+                let same_length =
+                    |spans: &RecordSpans| spans.ends.get(source).is_some_and(|e| e.1 == meta.len());
+                match &self.skips {
+                    Some(spans) if !same_length(spans) => {
+                        LineSource::Stream(Box::new(BufReader::with_capacity(1 << 20, file)))
+                    }
+                    _ => LineSource::File(BufReader::with_capacity(1 << 20, file)),
+                }
             };
             return Ok(Source::Jsonl {
                 path,
@@ -484,11 +504,7 @@ impl Reader {
                         (Some(b), Some(l)) if seekable && (b, l) != NO_SPAN => (b, l),
                         _ => NO_SPAN,
                     });
-                    let source = self.sources.saturating_sub(1);
-                    if spans.ends.len() <= source {
-                        spans.ends.resize(source + 1, 0);
-                    }
-                    spans.ends[source] = self.records;
+                    spans.end(self.sources, self.records, *consumed);
                 }
                 *record_end = (*consumed, *line);
             }
@@ -499,6 +515,9 @@ impl Reader {
             let item = match read {
                 Ok(LineRead::Eof) => {
                     *done = true;
+                    if let Some(spans) = self.spans.as_mut() {
+                        spans.end(self.sources, self.records, *consumed);
+                    }
                     return None;
                 }
                 Ok(LineRead::Blank | LineRead::Skipped) => continue,
