@@ -1381,6 +1381,17 @@ impl Cursor<'_> {
         usize::try_from(self.varint()?).map_err(|_| format!("{what} too large"))
     }
 
+    /// A varint count `n`, then `n` u64le hashes (`what` names them in the error).
+    fn u64s(&mut self, what: &str) -> Result<Vec<u64>, String> {
+        let n = self.varint()?;
+        if n.saturating_mul(8) > self.bytes.len() as u64 {
+            return Err(format!("{what} of {n} exceeds the remaining bytes"));
+        }
+        (0..n)
+            .map(|_| Ok(u64::from_le_bytes(self.take::<8>()?)))
+            .collect()
+    }
+
     fn option_u64(&mut self) -> Result<Option<u64>, String> {
         match self.take::<1>()?[0] {
             0 => Ok(None),
@@ -1678,15 +1689,17 @@ pub fn encode_sketch(sketch: &StoredSketch, out: &mut Vec<u8>) {
             put_varint(change.start as u64, out);
             put_varint(change.removed as u64, out);
             put_varint(change.chars as u64, out);
-            put_varint(change.bridge.len() as u64, out);
-            for h in &change.bridge {
-                out.extend_from_slice(&h.to_le_bytes());
-            }
+            put_u64s(&change.bridge, out);
         }
     }
-    put_varint(templates.len() as u64, out);
-    for k in templates {
-        out.extend_from_slice(&k.to_le_bytes());
+    put_u64s(templates, out);
+}
+
+/// A varint count, then the hashes as u64le (read by `Cursor::u64s`).
+fn put_u64s(hashes: &[u64], out: &mut Vec<u8>) {
+    put_varint(hashes.len() as u64, out);
+    for h in hashes {
+        out.extend_from_slice(&h.to_le_bytes());
     }
 }
 
@@ -1768,14 +1781,7 @@ pub fn decode_sketch_and_set(bytes: &[u8]) -> Result<(StoredSketch, Vec<u64>), S
                 ));
             }
             let chars = usize::try_from(c.varint()?).map_err(|_| "character count too large")?;
-            let b = c.varint()?;
-            if b.saturating_mul(8) > c.bytes.len() as u64 {
-                return Err(format!("bridge of {b} exceeds the remaining bytes"));
-            }
-            let mut bridge = Vec::with_capacity(b as usize);
-            for _ in 0..b {
-                bridge.push(u64::from_le_bytes(c.take::<8>()?));
-            }
+            let bridge = c.u64s("bridge")?;
             changes.push(Change {
                 start,
                 removed,
@@ -1785,14 +1791,7 @@ pub fn decode_sketch_and_set(bytes: &[u8]) -> Result<(StoredSketch, Vec<u64>), S
         }
         groups.push(Group { lines, changes });
     }
-    let t = c.varint()?;
-    if t.saturating_mul(8) > c.bytes.len() as u64 {
-        return Err(format!("{t} template keys exceed the remaining bytes"));
-    }
-    let mut templates = Vec::with_capacity(t as usize);
-    for _ in 0..t {
-        templates.push(u64::from_le_bytes(c.take::<8>()?));
-    }
+    let templates = c.u64s("template key list")?;
     if !c.bytes.is_empty() {
         return Err(format!("{} bytes left over", c.bytes.len()));
     }

@@ -207,8 +207,8 @@ impl Reader {
     }
 
     /// Seek past the declined records of a plain JSONL file by the spans of an earlier read of
-    /// the same input. A file changed since then is read wrong, which the caller's checks of
-    /// ids and record counts catch, as they do without spans.
+    /// the same input. A file whose length changed since is read line by line; one changed in
+    /// place is caught, as without spans, by the caller's checks of ids and record counts.
     pub fn skipping(mut self, spans: std::sync::Arc<RecordSpans>) -> Reader {
         self.skips = Some(spans);
         self
@@ -462,38 +462,29 @@ impl Reader {
                 return None;
             }
             let record = self.records;
-            if let (LineSource::File(file), Some(skips)) = (&mut *reader, &self.skips) {
-                if let Some((bytes, lines)) = skips.get(self.sources.saturating_sub(1), record) {
-                    if !ask(record) {
-                        if let Err(e) = file.seek_relative(i64::from(bytes)) {
-                            *done = true;
-                            self.records += 1;
-                            let origin = Origin {
-                                path: path.clone(),
-                                line: Some(*line + 1),
-                            };
-                            return Some((
-                                record,
-                                Item::Rejected(Rejected {
-                                    origin,
-                                    id: None,
-                                    reason: format!("cannot read: {e}"),
-                                    fatal_for_file: true,
-                                }),
-                            ));
-                        }
-                        *line += u64::from(lines);
-                        self.records += 1;
-                        continue;
-                    }
-                }
+            // A declined record with a span is passed over by seeking; a failed seek is a
+            // read error, which ends the file as one while reading does.
+            let seek = match (&mut *reader, &self.skips) {
+                (LineSource::File(file), Some(skips)) => skips
+                    .get(self.sources.saturating_sub(1), record)
+                    .filter(|_| !ask(record))
+                    .map(|(bytes, lines)| file.seek_relative(i64::from(bytes)).map(|()| lines)),
+                _ => None,
+            };
+            if let Some(Ok(lines)) = seek {
+                *line += u64::from(lines);
+                self.records += 1;
+                continue;
             }
             *line += 1;
             let lineno = *line;
             let mut buf = Vec::new();
-            let read = read_line_bounded(reader.lines(), &mut buf, limit, consumed, &mut || {
-                ask(record)
-            });
+            let read = match seek {
+                Some(Err(e)) => Err(e),
+                _ => read_line_bounded(reader.lines(), &mut buf, limit, consumed, &mut || {
+                    ask(record)
+                }),
+            };
             if !matches!(read, Ok(LineRead::Eof | LineRead::Blank)) {
                 self.records += 1;
                 if let Some(spans) = self.spans.as_mut() {

@@ -193,6 +193,27 @@ fn entry_of(sketch: &Sketch, keys: &CandidateKeys, lines: Vec<(u64, LineState)>)
     }
 }
 
+/// The totals, sorted by key, of every count a batch touched: the stored count (after
+/// replaced documents were taken back) plus what the batch added.
+fn new_totals(
+    stored: &ahash::AHashMap<u64, u32>,
+    added: ahash::AHashMap<u64, u32>,
+    taken_back: Vec<u64>,
+) -> Vec<(u64, u32)> {
+    let mut totals: Vec<(u64, u32)> = added
+        .keys()
+        .copied()
+        .chain(taken_back)
+        .map(|k| {
+            let n = stored.get(&k).copied().unwrap_or(0);
+            (k, n.saturating_add(added.get(&k).copied().unwrap_or(0)))
+        })
+        .collect();
+    totals.sort_unstable();
+    totals.dedup();
+    totals
+}
+
 fn add(args: AddArgs) -> Result<ExitCode> {
     let config = args.matching.config()?;
     init_threads(args.threads)?;
@@ -329,33 +350,16 @@ fn add(args: AddArgs) -> Result<ExitCode> {
     }
 
     // The new totals of every count the batch touched.
-    let added: ahash::AHashMap<u64, u32> = new_counts.repeated_counts().collect();
-    let mut lines: Vec<(u64, u32)> = added
-        .keys()
-        .copied()
-        .chain(taken_back)
-        .map(|h| {
-            let n = counts.lines.get(&h).copied().unwrap_or(0);
-            (h, n.saturating_add(added.get(&h).copied().unwrap_or(0)))
-        })
-        .collect();
-    lines.sort_unstable();
-    lines.dedup();
-    let added_pages: ahash::AHashMap<u64, u32> = new_counts.templates().entries().collect();
-    let mut templates: Vec<(u64, u32)> = added_pages
-        .keys()
-        .copied()
-        .chain(templates_taken_back)
-        .map(|k| {
-            let n = counts.templates.get(&k).copied().unwrap_or(0);
-            (
-                k,
-                n.saturating_add(added_pages.get(&k).copied().unwrap_or(0)),
-            )
-        })
-        .collect();
-    templates.sort_unstable();
-    templates.dedup();
+    let lines = new_totals(
+        &counts.lines,
+        new_counts.repeated_counts().collect(),
+        taken_back,
+    );
+    let templates = new_totals(
+        &counts.templates,
+        new_counts.templates().entries().collect(),
+        templates_taken_back,
+    );
     writer
         .write_counts(&lines, &templates, &df)
         .map_err(nothing_added)?;
