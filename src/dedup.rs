@@ -352,7 +352,7 @@ pub struct ShortLine {
 
 /// Each line of `text` that [`line_hash`] hashes, in order.
 pub fn short_lines(text: &str, max_words: usize) -> Vec<ShortLine> {
-    text.lines()
+    crate::boilerplate::lines(text)
         .enumerate()
         .filter_map(|(i, l)| {
             line_hash(l, max_words).map(|hash| ShortLine {

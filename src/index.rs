@@ -359,9 +359,9 @@ impl<'a> LineContext<'a> {
         let sketch = dedup::sketch(&matching, config);
         let max_words = config.repeat_max_words;
         let mut lines: Vec<(u64, LineState)> = if config.repeat_min_docs > 0 {
-            text.lines()
-                .filter_map(|l| dedup::line_hash(l, max_words))
-                .map(|h| (h, LineState::Counted))
+            dedup::short_lines(text, max_words)
+                .into_iter()
+                .map(|l| (l.hash, LineState::Counted))
                 .collect()
         } else {
             Vec::new()
@@ -411,8 +411,7 @@ impl<'a> LineContext<'a> {
     ) -> Vec<Group> {
         let config = self.config;
         let cleaned = dedup::matching_text(text, site, &self.cleaning);
-        let kept: Vec<(&str, Option<u64>)> = cleaned
-            .lines()
+        let kept: Vec<(&str, Option<u64>)> = crate::boilerplate::lines(&cleaned)
             .map(|l| (l, dedup::line_hash(l, config.repeat_max_words)))
             .filter(|(_, h)| !h.is_some_and(|h| self.repeated.is_repeated(h)))
             .collect();
