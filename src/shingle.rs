@@ -749,12 +749,32 @@ const RING: usize = 33;
 
 /// The distinct hashes of `hashes` in first-occurrence order, for uses that read them as a set
 /// in any order (signatures, document frequencies): an open-addressed table in place of the
-/// sort of [`to_set`], which took twice as long.
+/// sort of [`to_set`], which took twice as long. The table is the thread's own, kept between
+/// calls: clearing it where it is warm in the cache costs less than a fresh zeroed one.
 pub fn distinct(hashes: &[u64]) -> Vec<u64> {
-    let slots = (hashes.len() * 2).next_power_of_two().max(16);
-    let mask = slots - 1;
+    thread_local! {
+        static TABLE: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    TABLE.with_borrow_mut(|table| {
+        let slots = (hashes.len() * 2).next_power_of_two().max(16);
+        table.clear();
+        table.resize(slots, 0);
+        let out = distinct_in(hashes, table);
+        // An enormous document's table is not kept.
+        if table.len() > KEPT_TABLE_SLOTS {
+            *table = Vec::new();
+        }
+        out
+    })
+}
+
+/// Slots of the largest table [`distinct`] keeps for the next call (512 KB).
+const KEPT_TABLE_SLOTS: usize = 1 << 16;
+
+/// [`distinct`] with `table` (all zeros, a power of two at least twice as long as `hashes`).
+fn distinct_in(hashes: &[u64], table: &mut [u64]) -> Vec<u64> {
+    let mask = table.len() - 1;
     // 0 marks an empty slot; the hash 0 itself is tracked apart.
-    let mut table = vec![0u64; slots];
     let mut zero = false;
     let mut out = Vec::with_capacity(hashes.len());
     for &h in hashes {
